@@ -1,0 +1,179 @@
+"""Reading and writing pictures: any mode Pillow knows, EXIF rotation, alpha, 16-bit, limits.
+
+Inside the engine a picture is `Picture`: RGB float32 in [0, 1] (H, W, 3) plus an optional alpha
+channel (H, W) in [0, 1] that is carried to the output unchanged. Sizes are checked *before* the
+pixels are decoded, so a PNG whose header claims 100000x100000 costs nothing.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from engine.errors import BadImage, ImageTooLarge
+
+DEFAULT_MAX_PIXELS = 64_000_000  # about 8000 x 8000; a 24 MP photo fits with room to spare
+
+
+@dataclass
+class Picture:
+    rgb: np.ndarray  # float32 (H, W, 3), 0..1
+    alpha: np.ndarray | None = None  # float32 (H, W), 0..1, or None when opaque
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height), like Pillow."""
+        return self.rgb.shape[1], self.rgb.shape[0]
+
+
+def _check_size(width: int, height: int, max_pixels: int, what: str) -> None:
+    if width <= 0 or height <= 0:
+        raise BadImage(f"{what} is empty ({width}x{height} pixels).")
+    if width * height > max_pixels:
+        raise ImageTooLarge(
+            f"{what} is {width}x{height} = {width * height / 1e6:.1f} megapixels; the limit is "
+            f"{max_pixels / 1e6:.1f} MP. Scale it down or raise the limit."
+        )
+
+
+def _to_picture(im: Image.Image) -> Picture:
+    im = ImageOps.exif_transpose(im)
+    alpha = None
+    if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+        arr = np.asarray(im, dtype=np.float32)
+        peak = 65535.0 if arr.max(initial=0) > 255 or im.mode.startswith("I;16") else 255.0
+        gray = np.clip(arr / peak, 0.0, 1.0)
+        return Picture(np.repeat(gray[..., None], 3, axis=2).astype(np.float32))
+    if im.mode == "F":
+        gray = np.clip(np.asarray(im, dtype=np.float32), 0.0, 1.0)
+        return Picture(np.repeat(gray[..., None], 3, axis=2))
+    has_alpha = im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info)
+    if im.mode in ("RGBA;16B", "RGB;16B"):
+        im = im.convert("RGBA" if has_alpha else "RGB")
+    if has_alpha:
+        rgba = np.asarray(im.convert("RGBA"), dtype=np.float32) / 255.0
+        alpha = rgba[..., 3].copy()
+        rgb = rgba[..., :3]
+    else:
+        rgb = np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
+    return Picture(np.ascontiguousarray(rgb), alpha)
+
+
+def _open(source: Image.Image | bytes | str | os.PathLike[str], what: str,
+          max_pixels: int) -> Picture:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            if isinstance(source, (bytes, bytearray)):
+                if not source:
+                    raise BadImage(f"{what} is empty (0 bytes).")
+                im = Image.open(io.BytesIO(source))
+            else:
+                im = Image.open(source)
+            _check_size(im.width, im.height, max_pixels, what)
+            im.load()
+            return _to_picture(im)
+    except (BadImage, ImageTooLarge):
+        raise
+    except FileNotFoundError:
+        raise BadImage(f"{what} not found: {source}") from None
+    except IsADirectoryError:
+        raise BadImage(f"{what} is a folder, not an image: {source}") from None
+    except PermissionError:
+        raise BadImage(f"{what} cannot be read (permission denied): {source}") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageTooLarge(f"{what} is too large to decode safely: {exc}") from None
+    except UnidentifiedImageError:
+        raise BadImage(f"{what} is not an image file Pillow can read.") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise BadImage(f"{what} is damaged or truncated ({exc}).") from None
+
+
+def load_picture(path: str | os.PathLike[str], what: str = "Image",
+                 max_pixels: int = DEFAULT_MAX_PIXELS) -> Picture:
+    return _open(Path(path), f"{what} {os.fspath(path)!r}", max_pixels)
+
+
+def decode_picture(data: bytes, what: str = "Image",
+                   max_pixels: int = DEFAULT_MAX_PIXELS) -> Picture:
+    return _open(bytes(data), what, max_pixels)
+
+
+def decode_mask(data: bytes, size: tuple[int, int], max_pixels: int = DEFAULT_MAX_PIXELS
+                ) -> np.ndarray:
+    """An 8-bit mask (any mode; luminance is used), resized to `size` (w, h) if it differs."""
+    try:
+        im = Image.open(io.BytesIO(data))
+        _check_size(im.width, im.height, max_pixels, "Mask")
+        im = im.convert("L")
+    except (BadImage, ImageTooLarge):
+        raise
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise BadImage(f"Mask is not a readable 8-bit image ({exc}).") from None
+    if im.size != size:
+        im = im.resize(size, Image.Resampling.BILINEAR)
+    return np.asarray(im, dtype=np.float32) / 255.0
+
+
+def to_pil(picture: Picture) -> Image.Image:
+    rgb = np.clip(picture.rgb * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    if picture.alpha is None:
+        return Image.fromarray(rgb, "RGB")
+    a = np.clip(picture.alpha * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    return Image.fromarray(np.dstack([rgb, a]), "RGBA")
+
+
+def encode_png(picture: Picture) -> bytes:
+    buf = io.BytesIO()
+    to_pil(picture).save(buf, format="PNG", compress_level=1)
+    return buf.getvalue()
+
+
+def save_picture(picture: Picture, path: str | os.PathLike[str]) -> None:
+    """Write atomically (temp file + rename), so a failure never leaves a partial output file."""
+    path = Path(path)
+    fmt = Image.registered_extensions().get(path.suffix.lower())
+    if fmt is None:
+        raise BadImage(f"Cannot tell the image format from the file name {str(path)!r}; "
+                       "use .png, .jpg, .tif or .webp.")
+    im = to_pil(picture)
+    if fmt in ("JPEG",) and im.mode == "RGBA":
+        im = im.convert("RGB")
+    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".",
+                               prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            im.save(fh, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def resize_rgb(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize float RGB to (w, h) with Lanczos, per channel in float (no 8-bit round trip)."""
+    if (rgb.shape[1], rgb.shape[0]) == size:
+        return rgb
+    chans = [np.asarray(Image.fromarray(rgb[..., c], "F").resize(size, Image.Resampling.LANCZOS))
+             for c in range(rgb.shape[2])]
+    return np.clip(np.stack(chans, axis=2), 0.0, 1.0).astype(np.float32)
+
+
+def resize_gray(gray: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    if (gray.shape[1], gray.shape[0]) == size:
+        return gray
+    im = Image.fromarray(gray.astype(np.float32), "F").resize(size, Image.Resampling.BILINEAR)
+    return np.clip(np.asarray(im), 0.0, 1.0).astype(np.float32)
+
+
+def fit_longest_side(size: tuple[int, int], longest: int) -> tuple[int, int]:
+    w, h = size
+    s = longest / max(w, h)
+    return max(1, round(w * s)), max(1, round(h * s))
