@@ -1,0 +1,420 @@
+# -*- coding: utf-8 -*-
+"""Host-agnostic logic of the GIMP plug-ins (runs under GIMP 2.10's Python 2.7 and GIMP 3's 3.x).
+
+Both plug-ins are thin adapters: they read pixels and the selection from GIMP, hand them to
+`run_filter` below, and give it a small `host` object that knows how to put a layer back. Every
+decision that can be made without GIMP lives here so that it is written (and tested) once:
+which rectangle is sent, the context margin around it, where the result layer goes, its name,
+alpha handling, progress mapping, the procedure arguments derived from the engine's schema and
+the messages a user sees. Standard library only: GIMP's bundled Python has no numpy or Pillow.
+"""
+
+from __future__ import absolute_import, division
+
+import json
+import os
+
+GATYS_PROC = "python-fu-neural-style"
+FAST_PROC = "python-fu-fast-neural-style"
+MENU_PATH = "<Image>/Filters/Artistic"
+SCHEMA_FILE = "nst_schema.json"
+CONFIG_FILE = "nst_config.json"
+AUTHOR = "gimp-neural-style contributors"
+COPYRIGHT = "MIT licence"
+DATE = "2026"
+
+# Context around the selection's bounding box. Both methods look at a neighbourhood (VGG's
+# receptive field, the fast network's padding), so a box cut tightly at the selection would get
+# visibly different strokes at its border than the same pixels styled as part of the whole photo.
+MARGIN_FRACTION = 0.125
+MARGIN_MIN = 16
+MARGIN_MAX = 256
+
+# The overall progress bar: starting the engine and uploading take the first slice, the engine's
+# own 0..1 the middle, fetching and placing the result the end.
+PHASE_START = (0.0, 0.05)
+PHASE_ENGINE = (0.05, 0.95)
+PHASE_FINISH = (0.95, 1.0)
+
+
+class HostError(Exception):
+    """A problem the user can fix (wrong layer type, nothing selected on the layer...)."""
+
+    def __init__(self, message, code="bad_input"):
+        Exception.__init__(self, message)
+        self.message = message
+        self.code = code
+
+
+class Rect(object):
+    """Integer rectangle; x2/y2 exclusive, like GIMP's selection bounds."""
+
+    __slots__ = ("x", "y", "w", "h")
+
+    def __init__(self, x, y, w, h):
+        self.x, self.y, self.w, self.h = int(x), int(y), max(0, int(w)), max(0, int(h))
+
+    @classmethod
+    def from_corners(cls, x1, y1, x2, y2):
+        return cls(x1, y1, x2 - x1, y2 - y1)
+
+    @property
+    def x2(self):
+        return self.x + self.w
+
+    @property
+    def y2(self):
+        return self.y + self.h
+
+    @property
+    def empty(self):
+        return self.w <= 0 or self.h <= 0
+
+    def intersect(self, other):
+        x1, y1 = max(self.x, other.x), max(self.y, other.y)
+        x2, y2 = min(self.x2, other.x2), min(self.y2, other.y2)
+        return Rect(x1, y1, max(0, x2 - x1), max(0, y2 - y1))
+
+    def grow(self, margin):
+        return Rect(self.x - margin, self.y - margin, self.w + 2 * margin, self.h + 2 * margin)
+
+    def moved(self, dx, dy):
+        return Rect(self.x + dx, self.y + dy, self.w, self.h)
+
+    def as_tuple(self):
+        return (self.x, self.y, self.w, self.h)
+
+    def __eq__(self, other):
+        return isinstance(other, Rect) and self.as_tuple() == other.as_tuple()
+
+    def __ne__(self, other):
+        return not self == other
+
+    def __hash__(self):
+        return hash(self.as_tuple())
+
+    def __repr__(self):
+        return "Rect(%d, %d, %d, %d)" % self.as_tuple()
+
+
+class Plan(object):
+    """Where to read, what to send and where the result goes, for one layer.
+
+    region:  layer-local rectangle the result layer covers (selection bbox on the layer, or all).
+    context: layer-local rectangle sent to the engine (region plus margin, clipped to the layer).
+    inner:   the region inside the context's pixels (what is cut out of the engine's result).
+    offsets: image coordinates of the result layer's top-left corner.
+    masked:  whether a selection exists (then the result gets a layer mask from it).
+    """
+
+    def __init__(self, region, context, offsets, masked):
+        self.region = region
+        self.context = context
+        self.inner = region.moved(-context.x, -context.y)
+        self.offsets = offsets
+        self.masked = masked
+
+    def __repr__(self):
+        return "Plan(region=%r, context=%r, offsets=%r, masked=%r)" % (
+            self.region, self.context, self.offsets, self.masked)
+
+
+def context_margin(w, h):
+    margin = int(round(MARGIN_FRACTION * max(w, h)))
+    return max(MARGIN_MIN, min(MARGIN_MAX, margin))
+
+
+def plan_region(layer_offsets, layer_size, selection=None, margin=None):
+    """`selection` is None or image-coordinate corners (x1, y1, x2, y2) of a non-empty selection."""
+    lx, ly = layer_offsets
+    layer = Rect(0, 0, layer_size[0], layer_size[1])
+    if layer.empty:
+        raise HostError("The layer is empty (0 pixels).")
+    if selection is None:
+        return Plan(layer, layer, (lx, ly), False)
+    x1, y1, x2, y2 = selection
+    region = Rect.from_corners(x1 - lx, y1 - ly, x2 - lx, y2 - ly).intersect(layer)
+    if region.empty:
+        raise HostError("The selection does not touch the active layer; select part of the "
+                        "layer, or Select ▸ None to style the whole layer.", "no_overlap")
+    if margin is None:
+        margin = context_margin(region.w, region.h)
+    context = region.grow(margin).intersect(layer)
+    return Plan(region, context, (lx + region.x, ly + region.y), True)
+
+
+# ------------------------------------------------------------------------------- pixel helpers
+
+def to_rgba(data, w, h, channels):
+    """8-bit gray / gray+alpha / RGB / RGBA bytes -> RGBA bytearray (opaque where no alpha)."""
+    n = w * h
+    if len(data) != n * channels:
+        raise ValueError("pixel data is %d bytes, expected %d" % (len(data), n * channels))
+    src = bytearray(data)
+    if channels == 4:
+        return src
+    out = bytearray(b"\xff" * (n * 4))
+    if channels == 3:
+        out[0::4], out[1::4], out[2::4] = src[0::3], src[1::3], src[2::3]
+    elif channels in (1, 2):
+        grey = src[0::channels]
+        out[0::4], out[1::4], out[2::4] = grey, grey, grey
+        if channels == 2:
+            out[3::4] = src[1::2]
+    else:
+        raise ValueError("unsupported channel count %d" % channels)
+    return out
+
+
+def rgba_to_gray(rgba, with_alpha):
+    """RGBA -> 8-bit gray (Rec. 601 luma, what GIMP's own RGB->gray uses) [+ alpha]."""
+    src = bytearray(rgba)
+    r, g, b = src[0::4], src[1::4], src[2::4]
+    luma = bytearray((299 * r[i] + 587 * g[i] + 114 * b[i] + 500) // 1000 for i in range(len(r)))
+    if not with_alpha:
+        return luma
+    out = bytearray(len(luma) * 2)
+    out[0::2], out[1::2] = luma, src[3::4]
+    return out
+
+
+def crop(data, w, h, channels, rect):
+    """Cut `rect` out of a w x h image with `channels` bytes per pixel."""
+    if rect.x < 0 or rect.y < 0 or rect.x2 > w or rect.y2 > h:
+        raise ValueError("crop %r outside %dx%d" % (rect, w, h))
+    rows = []
+    stride = w * channels
+    for y in range(rect.y, rect.y2):
+        start = y * stride + rect.x * channels
+        rows.append(bytes(data[start:start + rect.w * channels]))
+    return b"".join(rows)
+
+
+def with_source_alpha(result_rgba, source_rgba):
+    """The styled colour with the source's own alpha (transparent stays transparent)."""
+    out = bytearray(result_rgba)
+    out[3::4] = bytearray(source_rgba)[3::4]
+    return out
+
+
+def result_pixels(plan, png_size, png_channels, png_data, source_rgba):
+    """Engine result (covering plan.context) -> RGBA bytes covering plan.region with source alpha.
+    `source_rgba` are the pixels that were sent (plan.context)."""
+    w, h = png_size
+    if (w, h) != (plan.context.w, plan.context.h):
+        raise HostError("The engine returned a %dx%d picture for a %dx%d request." % (
+            w, h, plan.context.w, plan.context.h), "bad_result")
+    rgba = to_rgba(png_data, w, h, png_channels)
+    styled = crop(rgba, w, h, 4, plan.inner)
+    source = crop(source_rgba, w, h, 4, plan.inner)
+    return with_source_alpha(styled, source)
+
+
+# --------------------------------------------------------------------------- names and messages
+
+def style_label(path_or_name):
+    """'~/art/the_starry-night.jpg' -> 'the starry-night'."""
+    base = os.path.basename(str(path_or_name).rstrip("/\\")) or str(path_or_name)
+    stem = os.path.splitext(base)[0] if "." in base else base
+    return stem.replace("_", " ").strip() or "style"
+
+
+def layer_name(style_names):
+    names = [n for n in style_names if n]
+    return "Neural Style: " + (" + ".join(names) if names else "style")
+
+
+def engine_fraction(fraction):
+    lo, hi = PHASE_ENGINE
+    try:
+        f = float(fraction)
+    except (TypeError, ValueError):
+        f = 0.0
+    return lo + (hi - lo) * min(1.0, max(0.0, f))
+
+
+def progress_text(title, status):
+    """GIMP progress text from an engine job status dict."""
+    state = status.get("state") or "queued"
+    if state == "queued":
+        return "%s: waiting for the engine (queued)…" % title
+    stage = status.get("stage") or state
+    eta = status.get("eta_s")
+    if isinstance(eta, (int, float)) and eta >= 1:
+        return "%s: %s (about %d s left)" % (title, stage, int(round(eta)))
+    return "%s: %s" % (title, stage)
+
+
+_HINTS = {
+    "engine_start_failed": "Check the engine log, or re-run `python3 install.py --check`.",
+    "unauthorized": "The token does not match the engine's; re-run `python3 install.py`.",
+    "unknown_model": "Pick an installed model (Fast Neural Style lists them), or install it "
+                     "into the engine's models folder.",
+    "weights_missing": "The VGG19 weights are missing; re-run `python3 install.py`.",
+    "image_too_large": "Select a smaller area or scale the image down.",
+    "out_of_memory": "Use a smaller size or quality, or select a smaller area.",
+    "device_unavailable": "Set device to auto or cpu.",
+    "connection": "Is the engine running? Its URL is in nst_config.json beside the plug-in.",
+    "queue_full": "The engine is busy; try again when the running jobs are done.",
+}
+
+
+def user_message(title, error):
+    """One message a user can act on, from an EngineError-like or HostError object."""
+    code = getattr(error, "code", None) or "error"
+    message = getattr(error, "message", None) or str(error)
+    if code == "cancelled":
+        return "%s was cancelled; the image is unchanged." % title
+    hint = _HINTS.get(code)
+    text = "%s failed: %s" % (title, message)
+    if hint and hint not in message:
+        text += "\n" + hint
+    return text + "\nThe image is unchanged."
+
+
+# ------------------------------------------------------------------------ schema and arguments
+
+def plugin_dir(module_file):
+    return os.path.dirname(os.path.abspath(module_file))
+
+
+def load_json(path):
+    with open(path, "rb") as fh:
+        return json.loads(fh.read().decode("utf-8"))
+
+
+def load_schema(folder):
+    return load_json(os.path.join(folder, SCHEMA_FILE))
+
+
+class Arg(object):
+    """One procedure argument derived from a contract field (GIMP names use hyphens)."""
+
+    def __init__(self, field, kind, default, lo=None, hi=None, choices=None, label=None,
+                 help=None):
+        self.field = field
+        self.name = field.replace("_", "-")
+        self.kind = kind  # int | float | bool | choice | string | float_list
+        self.default = default
+        self.min = lo
+        self.max = hi
+        self.choices = list(choices or [])
+        self.label = label or field
+        self.help = help or self.label
+
+    @property
+    def gimp_default(self):
+        """float_list fields travel as comma-separated text in GIMP."""
+        if self.kind == "float_list":
+            return ",".join(_fmt_float(v) for v in self.default)
+        return self.default
+
+    def __repr__(self):
+        return "Arg(%s, %s, default=%r)" % (self.name, self.kind, self.default)
+
+
+def _fmt_float(v):
+    return ("%g" % v) if float(v) != int(v) else str(int(v))
+
+
+def procedure_args(schema, method):
+    """The engine-parameter arguments of one procedure, in the contract's order."""
+    fields = schema["methods"][method]
+    return [Arg(f["name"], f["type"], f["default"], f.get("min"), f.get("max"),
+                f.get("choices"), f.get("label"), f.get("help")) for f in fields]
+
+
+def values_to_params(args, values):
+    """GIMP argument values (by contract field name) -> the request's `params` (JSON-ready)."""
+    params = {}
+    for a in args:
+        if a.field not in values:
+            continue
+        v = values[a.field]
+        if a.kind == "float_list":
+            text = v if isinstance(v, str) or not hasattr(v, "__iter__") else ",".join(
+                str(x) for x in v)
+            try:
+                v = [float(x) for x in str(text).replace(";", ",").split(",") if x.strip()]
+            except ValueError:
+                raise HostError("%s must be numbers separated by commas, not %r" % (a.name, text),
+                                "bad_parameter")
+        elif a.kind == "bool":
+            v = bool(v)
+        elif a.kind == "int":
+            v = int(v)
+        elif a.kind == "float":
+            v = float(v)
+        elif a.kind == "choice":
+            v = str(v)
+            if a.choices and v not in a.choices:
+                raise HostError("%s must be one of %s, not %r" % (
+                    a.name, ", ".join(a.choices), v), "bad_parameter")
+        params[a.field] = v
+    return params
+
+
+def build_request(method, params, style_weights=()):
+    request = {"method": method, "params": dict(params)}
+    if method == "fast":
+        request["model"] = params.get("model")
+    weights = list(style_weights) or list(params.get("style_weights") or [])
+    if weights:
+        request["style_weights"] = weights
+    return request
+
+
+# ---------------------------------------------------------------------------------- one job
+
+class Job(object):
+    """Everything the host collected for one run, before anything in the image changes."""
+
+    def __init__(self, title, method, params, plan, content_rgba, styles=(), style_names=(),
+                 style_weights=()):
+        self.title = title
+        self.method = method
+        self.params = params
+        self.plan = plan
+        self.content_rgba = content_rgba
+        self.styles = list(styles)  # encoded image files (PNG/JPEG bytes)
+        self.style_names = list(style_names)
+        self.style_weights = list(style_weights)
+
+
+def run_filter(job, host, client_module, config):
+    """Run one job on the engine and add the result through `host`; returns the new layer.
+
+    `host` provides: progress(fraction, text), check_cancel() (may raise), add_result_layer(name,
+    plan, rgba) (which opens and closes the undo group itself and removes its layer on failure).
+    Nothing in the image changes before the result is in hand, so any failure up to then leaves
+    the image untouched by construction.
+    """
+    cm = client_module
+    title = job.title
+    host.progress(PHASE_START[0], "%s: starting engine…" % title)
+
+    def on_status(text):
+        host.progress(PHASE_START[0], "%s: %s" % (title, text))
+
+    client = cm.ensure_engine(config, on_status=on_status)
+    if job.method == "gatys" and not job.styles:
+        raise HostError("Neural Style needs a style painting: give a style file or layer.",
+                        "bad_parameter")
+    plan = job.plan
+    content_png = cm.png_encode(plan.context.w, plan.context.h, bytes(job.content_rgba), 4)
+    host.progress(PHASE_START[1], "%s: sending %dx%d pixels…" % (title, plan.context.w,
+                                                                   plan.context.h))
+    request = build_request(job.method, job.params, job.style_weights)
+    job_id = client.submit(request, content_png, None, job.styles, job.style_weights)
+
+    def on_progress(status):
+        host.progress(engine_fraction(status.get("progress")), progress_text(title, status))
+        return host.keep_going()
+
+    client.wait(job_id, on_progress=on_progress)
+    host.progress(PHASE_FINISH[0], "%s: fetching the result…" % title)
+    w, h, channels, data = cm.png_decode(client.result(job_id))
+    rgba = result_pixels(plan, (w, h), channels, data, job.content_rgba)
+    layer = host.add_result_layer(layer_name(job.style_names), plan, rgba)
+    host.progress(PHASE_FINISH[1], "%s: done" % title)
+    return layer
