@@ -1,0 +1,131 @@
+"""`python -m engine serve`: the local HTTP service the GIMP plug-ins talk to.
+
+Flags come from `engine.config.ServerSettings` (declared once); an optional JSON settings file
+(default: the config folder's engine.json) is read first and flags override it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import ipaddress
+import logging
+import socket
+import sys
+import threading
+from pathlib import Path
+
+from engine import config
+
+log = logging.getLogger("engine.serve")
+
+# Flags whose name differs from the setting (kept short, as the issue spells them).
+FLAG_NAMES = {"idle_exit_minutes": "--idle-exit"}
+LOOPBACK_NAMES = {"localhost", "ip6-localhost"}
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve", help="run the local HTTP service for the GIMP plug-ins",
+                       description="Run the engine as an HTTP service (API v1, bearer token).")
+    p.add_argument("--settings", metavar="FILE",
+                   help=f"JSON settings file (default: {config.settings_path()})")
+    for f in dataclasses.fields(config.ServerSettings):
+        flag = FLAG_NAMES.get(f.name, "--" + f.name.replace("_", "-"))
+        help_text = f"{f.metadata['help']} (default: {f.default!r})"
+        if f.type == "bool":
+            p.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None,
+                           help=help_text)
+        else:
+            p.add_argument(flag, dest=f.name, default=None, metavar="VALUE", help=help_text)
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _settings(args: argparse.Namespace) -> config.ServerSettings:
+    base = config.load_server_settings(args.settings)
+    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(config.ServerSettings)
+             if getattr(args, f.name, None) is not None}
+    # Flags arrive as text; the same tolerant coercion as the file, but a bad flag is an error.
+    settings = base
+    for name, raw in given.items():
+        f = next(f for f in dataclasses.fields(config.ServerSettings) if f.name == name)
+        try:
+            value = config._coerce_setting(f, config._TYPES[str(f.type)], raw)
+        except (ValueError, OverflowError) as exc:
+            raise SystemExit(f"error: --{name.replace('_', '-')} {raw!r}: {exc}") from None
+        settings = dataclasses.replace(settings, **{name: value})
+    return settings
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host.strip("[]"), port))
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _idle_watch(server: object, app: object, minutes: float) -> None:
+    from engine.server import idle_seconds
+
+    limit = minutes * 60.0
+    tick = min(5.0, max(0.2, limit / 20))
+    while not getattr(server, "should_exit", False):
+        if idle_seconds(app) > limit:
+            log.warning("no requests or jobs for %.1f minutes; exiting", minutes)
+            server.should_exit = True  # type: ignore[attr-defined]
+            return
+        threading.Event().wait(tick)
+
+
+def run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from engine.server import create_app
+
+    logging.getLogger("engine").setLevel(min(logging.INFO, logging.getLogger().level))
+    settings = _settings(args)
+    if not is_loopback(settings.host):
+        if not settings.allow_remote:
+            sys.stderr.write(
+                f"error: refusing to listen on {settings.host}: only loopback is allowed without "
+                "--allow-remote (anyone who can reach the port could use this machine).\n")
+            return 2
+        sys.stderr.write(
+            f"WARNING: listening on {settings.host}, reachable from other machines. The token "
+            "travels in clear text over plain HTTP: put a TLS reverse proxy in front.\n")
+    token_file = Path(settings.token_file) if settings.token_file else config.token_path()
+    try:
+        token = config.ensure_token(token_file)
+    except OSError as exc:
+        sys.stderr.write(f"error: cannot create or read the token file {token_file}: {exc}\n")
+        return 1
+    try:
+        sock = _bind(settings.host, settings.port)
+    except OSError as exc:
+        sys.stderr.write(f"error: cannot listen on {settings.host}:{settings.port}: "
+                         f"{exc.strerror or exc}. Is another engine already running there? "
+                         "(`python -m engine doctor` checks.)\n")
+        return 1
+    port = sock.getsockname()[1]
+    app = create_app(settings, token)
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False,
+                                           timeout_graceful_shutdown=5))
+    if settings.idle_exit_minutes > 0:
+        threading.Thread(target=_idle_watch, args=(server, app, settings.idle_exit_minutes),
+                         daemon=True, name="nst-idle").start()
+    shown = f"[{settings.host}]" if ":" in settings.host else settings.host
+    sys.stdout.write(f"neural-style engine listening on http://{shown}:{port} "
+                     f"(token file: {token_file})\n")
+    sys.stdout.flush()
+    server.run(sockets=[sock])
+    return 0

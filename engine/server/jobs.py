@@ -1,0 +1,313 @@
+"""The job queue: one worker thread per device runs one job at a time, the rest wait in FIFO order.
+
+The queue knows nothing about HTTP or images: it is given an `execute(job_input, progress, cancel)`
+callable (the app passes one that decodes the PNGs and calls `engine.pipeline.run`), so tests can
+drive it with a scripted fake and check the event sequence.
+
+Lifetimes: a finished job (and its result bytes) is kept for `result_ttl_s`, then dropped; an
+unfinished job whose client has not looked at it for `abandon_after_s` is cancelled, unless the
+request asked for `keep_alive` (a script that submits and comes back later).
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.cancel import CancelToken, ProgressFn
+from engine.contract import ErrorCode, JobError, JobRequest, JobState, JobStatus, Progress
+from engine.errors import Cancelled, EngineError
+
+log = logging.getLogger(__name__)
+
+# How often the janitor looks for expired results and abandoned jobs.
+SWEEP_INTERVAL_S = 0.5
+
+
+@dataclass
+class JobInput:
+    """What a worker needs; PNG bytes rather than decoded pixels, so a long queue costs only its
+    request bodies in memory (decoded float pictures are ~12 bytes per pixel)."""
+
+    request: JobRequest
+    content: bytes
+    styles: list[bytes] = field(default_factory=list)
+    mask: bytes | None = None
+
+
+Execute = Callable[[JobInput, ProgressFn, CancelToken], tuple[bytes, dict[str, Any]]]
+
+
+class QueueFull(EngineError):
+    code = ErrorCode.QUEUE_FULL
+
+
+class JobNotFound(EngineError):
+    code = ErrorCode.NOT_FOUND
+
+
+@dataclass
+class Job:
+    id: str
+    device: str
+    input: JobInput | None
+    keep_alive: bool
+    created: float
+    last_seen: float
+    state: JobState = JobState.QUEUED
+    progress: float = 0.0
+    stage: str = "queued"
+    eta_s: float | None = None
+    error: JobError | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+    result: bytes | None = None
+    started: float | None = None
+    finished: float | None = None
+    cancel: CancelToken = field(default_factory=CancelToken)
+    cancel_reason: str | None = None
+
+    def status(self) -> JobStatus:
+        return JobStatus(id=self.id, state=self.state, progress=round(self.progress, 4),
+                         stage=self.stage, eta_s=self.eta_s, error=self.error,
+                         info=dict(self.info))
+
+
+class JobQueue:
+    def __init__(self, execute: Execute, *, max_queued: int = 16, result_ttl_s: float = 600.0,
+                 abandon_after_s: float = 60.0, clock: Callable[[], float] = time.monotonic):
+        self._execute = execute
+        self.max_queued = max_queued
+        self.result_ttl_s = result_ttl_s
+        self.abandon_after_s = abandon_after_s
+        self._clock = clock
+        self._cond = threading.Condition()
+        self._jobs: dict[str, Job] = {}
+        self._waiting: dict[str, collections.deque[Job]] = {}
+        self._running: dict[str, Job | None] = {}
+        self._workers: dict[str, threading.Thread] = {}
+        self._closed = False
+        self._last_finished = clock()
+        self.counters = collections.Counter()  # submitted/done/failed/cancelled/expired
+        self._janitor = threading.Thread(target=self._janitor_loop, name="nst-janitor",
+                                         daemon=True)
+        self._janitor.start()
+
+    # ------------------------------------------------------------------ public API (thread-safe)
+
+    def submit(self, job_input: JobInput, device: str) -> Job:
+        now = self._clock()
+        with self._cond:
+            if self._closed:
+                raise EngineError("The engine is shutting down.")
+            waiting = sum(len(q) for q in self._waiting.values())
+            idle = self._running.get(device) is None and not self._waiting.get(device)
+            if not idle and waiting >= self.max_queued:
+                raise QueueFull(f"The engine's queue is full ({waiting} jobs waiting); try again "
+                                "when a job has finished.")
+            job = Job(id=secrets.token_hex(8), device=device, input=job_input,
+                      keep_alive=job_input.request.keep_alive, created=now, last_seen=now)
+            self._jobs[job.id] = job
+            self._waiting.setdefault(device, collections.deque()).append(job)
+            self._ensure_worker(device)
+            self.counters["submitted"] += 1
+            self._refresh_queue_stages(device)
+            self._cond.notify_all()
+            return job
+
+    def get(self, job_id: str, *, touch: bool = True) -> Job:
+        with self._cond:
+            job = self._jobs.get(job_id)
+            if job is None:
+                raise JobNotFound(f"No job {job_id!r}: it never existed, or it finished more than "
+                                  f"{self.result_ttl_s:.0f} s ago and its result was dropped.")
+            if touch:
+                job.last_seen = self._clock()
+            return job
+
+    def status(self, job_id: str) -> JobStatus:
+        with self._cond:
+            return self.get(job_id).status()
+
+    def cancel(self, job_id: str, reason: str = "Cancelled by the client.") -> JobStatus:
+        """Queued: cancelled at once. Running: the worker stops at the engine's next check (the
+        progress callback also raises, so that is at most one iteration or tile)."""
+        with self._cond:
+            job = self.get(job_id)
+            self._cancel_locked(job, reason)
+            return job.status()
+
+    def remove(self, job_id: str) -> None:
+        """Forget a finished job now (its result is no longer needed)."""
+        with self._cond:
+            job = self.get(job_id)
+            if job.state.finished:
+                del self._jobs[job_id]
+
+    def counts(self) -> dict[str, int]:
+        with self._cond:
+            return {"running": sum(1 for j in self._running.values() if j is not None),
+                    "queued": sum(len(q) for q in self._waiting.values()),
+                    "kept": len(self._jobs)}
+
+    def full(self) -> bool:
+        """Cheap pre-check before reading an upload; `submit` makes the exact decision."""
+        with self._cond:
+            waiting = sum(len(q) for q in self._waiting.values())
+            return (waiting >= self.max_queued and bool(self._running)
+                    and all(j is not None for j in self._running.values()))
+
+    def busy(self) -> bool:
+        with self._cond:
+            return any(j is not None for j in self._running.values()) or any(
+                self._waiting.values())
+
+    def last_finished(self) -> float:
+        return self._last_finished
+
+    def sweep(self) -> None:
+        """Drop expired results; cancel abandoned jobs. Called by the janitor thread."""
+        now = self._clock()
+        with self._cond:
+            for job in list(self._jobs.values()):
+                if job.state.finished:
+                    if job.finished is not None and now - job.finished > self.result_ttl_s:
+                        del self._jobs[job.id]
+                        self.counters["expired"] += 1
+                elif not job.keep_alive and now - job.last_seen > self.abandon_after_s:
+                    log.info("job %s abandoned (no poll for %.0f s); cancelling", job.id,
+                             now - job.last_seen)
+                    self._cancel_locked(job, f"Cancelled: the client stopped asking about this "
+                                             f"job for {self.abandon_after_s:.0f} s.")
+
+    def close(self, timeout: float = 5.0) -> None:
+        with self._cond:
+            self._closed = True
+            for job in self._jobs.values():
+                if not job.state.finished:
+                    self._cancel_locked(job, "Cancelled: the engine is shutting down.")
+            self._cond.notify_all()
+            workers = list(self._workers.values())
+        for t in workers + [self._janitor]:
+            t.join(timeout)
+
+    # ------------------------------------------------------------------------------- internals
+
+    def _cancel_locked(self, job: Job, reason: str) -> None:
+        if job.state.finished:
+            return
+        job.cancel.cancel()
+        if job.state is JobState.QUEUED:
+            self._waiting[job.device].remove(job)
+            self._finish_locked(job, JobState.CANCELLED, JobError(ErrorCode.CANCELLED, reason))
+            self._refresh_queue_stages(job.device)
+        else:
+            job.stage = "cancelling"
+            job.cancel_reason = reason
+
+    def _finish_locked(self, job: Job, state: JobState, error: JobError | None = None) -> None:
+        job.state = state
+        job.error = error
+        job.input = None  # the PNG bytes are no longer needed
+        job.finished = self._last_finished = self._clock()
+        job.eta_s = 0.0 if state is JobState.DONE else None
+        job.stage = state.value
+        if state is JobState.DONE:
+            job.progress = 1.0
+        self.counters[state.value] += 1
+        self._cond.notify_all()
+
+    def _refresh_queue_stages(self, device: str) -> None:
+        for pos, job in enumerate(self._waiting.get(device, ()), 1):
+            job.stage = f"queued ({pos} ahead)" if pos > 1 else "queued (next)"
+
+    def _ensure_worker(self, device: str) -> None:
+        t = self._workers.get(device)
+        if t is None or not t.is_alive():
+            self._running.setdefault(device, None)
+            t = threading.Thread(target=self._worker_loop, args=(device,), daemon=True,
+                                 name=f"nst-worker-{device}")
+            self._workers[device] = t
+            t.start()
+
+    def _next_job(self, device: str) -> Job | None:
+        with self._cond:
+            while not self._closed and not self._waiting.get(device):
+                self._cond.wait(timeout=1.0)
+            if self._closed:
+                return None
+            job = self._waiting[device].popleft()
+            self._refresh_queue_stages(device)
+            job.state = JobState.RUNNING
+            job.stage = "starting"
+            job.started = self._clock()
+            self._running[device] = job
+            return job
+
+    def _worker_loop(self, device: str) -> None:
+        while True:
+            job = self._next_job(device)
+            if job is None:
+                return
+            self._run_one(job)
+            with self._cond:
+                self._running[device] = None
+                self._cond.notify_all()
+
+    def _run_one(self, job: Job) -> None:
+        state, error, result, info = JobState.FAILED, None, None, {}
+        try:
+            assert job.input is not None
+            result, info = self._execute(job.input, lambda ev: self._on_progress(job, ev),
+                                         job.cancel)
+            state = JobState.CANCELLED if job.cancel.cancelled else JobState.DONE
+        except Cancelled:
+            state = JobState.CANCELLED
+        except EngineError as exc:
+            error = JobError(exc.code, exc.message)
+        except MemoryError:
+            error = JobError(ErrorCode.OUT_OF_MEMORY, "Out of memory: try a smaller size or "
+                                                      "fewer jobs at once.")
+        except Exception as exc:  # loop edge: a bug must fail one job, never the worker
+            if "out of memory" in str(exc).lower():
+                error = JobError(ErrorCode.OUT_OF_MEMORY, f"Out of memory on {job.device}: try a "
+                                                          "smaller size.")
+            else:
+                log.exception("job %s failed", job.id)
+                error = JobError(ErrorCode.INTERNAL, f"Internal error ({type(exc).__name__}: "
+                                                     f"{exc}); see the engine log.")
+        with self._cond:
+            if state is JobState.CANCELLED:
+                error = JobError(ErrorCode.CANCELLED, job.cancel_reason or "Cancelled.")
+            job.info = dict(info)
+            job.result = result if state is JobState.DONE else None
+            self._finish_locked(job, state, error)
+
+    def _on_progress(self, job: Job, event: Progress) -> None:
+        if job.cancel.cancelled:
+            raise Cancelled()
+        with self._cond:
+            # Progress only rises: a multi-scale engine may restart its count at a new scale.
+            job.progress = max(job.progress, min(1.0, max(0.0, float(event.fraction))))
+            job.stage = event.stage or job.stage
+            if event.eta_s is not None:
+                job.eta_s = round(max(0.0, event.eta_s), 1)
+            elif job.started is not None and job.progress > 0.02:
+                spent = self._clock() - job.started
+                job.eta_s = round(spent * (1.0 - job.progress) / job.progress, 1)
+
+    def _janitor_loop(self) -> None:
+        while True:
+            with self._cond:
+                if self._closed:
+                    return
+            try:
+                self.sweep()
+            except Exception:  # loop edge: keep sweeping
+                log.exception("job sweep failed")
+            time.sleep(SWEEP_INTERVAL_S)
