@@ -1,0 +1,6 @@
+"""Training and ONNX export of the fast (feed-forward) style networks.
+
+`python -m export train ...` trains one network on a folder of photos; `python -m export onnx ...`
+exports a checkpoint to `ID.onnx` + `ID.json` for `engine/fast`. May import `engine`, never the
+reverse.
+"""

@@ -1,0 +1,87 @@
+"""`python -m export train ...` and `python -m export onnx ...` (see docs/fast.md)."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import sys
+import time
+
+from export.train import TrainEvent, TrainSettings
+
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a fast style network on a folder of photos")
+    defaults = TrainSettings(style="", data="", out="")
+    p.add_argument("--style", required=True, help="style image (a painting)")
+    p.add_argument("--data", required=True, help="folder of training photos")
+    p.add_argument("--out", required=True, help="run folder: checkpoint, previews (resumes)")
+    for f in dataclasses.fields(TrainSettings):
+        if f.name in ("style", "data", "out"):
+            continue
+        default = getattr(defaults, f.name)
+        kind = type(default) if default is not None else str
+        p.add_argument("--" + f.name.replace("_", "-"), type=kind, default=default,
+                       help=f"(default {default})")
+
+
+def _add_onnx(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("onnx", help="export a checkpoint to ID.onnx + ID.json")
+    p.add_argument("checkpoint")
+    p.add_argument("--id", required=True, help="model id (file name stem)")
+    p.add_argument("--name", required=True, help="display name")
+    p.add_argument("--out", required=True, help="folder, e.g. engine/models/")
+    p.add_argument("--thumbnail-photo", default=None,
+                   help="redistributable photo the thumbnail is rendered from")
+    p.add_argument("--command", default=None, help="training command recorded in the metadata")
+
+
+class _Bar:
+    """One-line progress bar on stderr: step, losses, speed and ETA."""
+
+    def __init__(self) -> None:
+        self.last = 0.0
+
+    def __call__(self, ev: TrainEvent) -> None:
+        now = time.monotonic()
+        if now - self.last < 1.0 and ev.step != ev.steps:
+            return
+        self.last = now
+        width = 24
+        filled = int(width * ev.step / max(1, ev.steps))
+        loss = " ".join(f"{k}={v:.4g}" for k, v in ev.losses.items())
+        eta = time.strftime("%H:%M:%S", time.gmtime(ev.eta_s))
+        end = "\n" if ev.step == ev.steps or not sys.stderr.isatty() else ""
+        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {ev.step}/{ev.steps} "
+                         f"{loss} eta {eta}{end}")
+        sys.stderr.flush()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m export")
+    sub = ap.add_subparsers(dest="command", required=True)
+    _add_train(sub)
+    _add_onnx(sub)
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if args.command == "train":
+        from export.train import train
+
+        values = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainSettings)}
+        result = train(TrainSettings(**values), progress=_Bar())
+        print(json.dumps({"steps": result.steps, "wall_s": round(result.wall_s, 1),
+                          "device": result.device, "final_losses": result.final_losses}))
+        return 0
+    from export.onnx_export import export_checkpoint
+
+    meta = export_checkpoint(args.checkpoint, model_id=args.id, name=args.name, out_dir=args.out,
+                             thumbnail_photo=args.thumbnail_photo, command=args.command)
+    shown = {k: v for k, v in meta.items() if k != "thumbnail_png_base64"}
+    print(json.dumps(shown, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

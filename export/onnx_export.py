@@ -1,0 +1,166 @@
+"""Checkpoint -> `ID.onnx` + `ID.json` for the engine's fast path.
+
+Pixel contract of every exported model (recorded in the json, read by `engine.fast`): input
+"input" and output "output", RGB float32 NCHW in [0, 1], dynamic batch, height and width; height
+and width must be multiples of the stride (4). A parity check against torch at two sizes runs on
+every export and fails it if onnxruntime disagrees.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import logging
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+import torch
+from PIL import Image
+
+from engine.fast.metadata import FORMAT, VERSION, from_dict
+from engine.images import fit_longest_side, load_picture, resize_rgb
+from export.train import final_losses, load_checkpoint, model_from_checkpoint
+from export.transformer import STRIDE, TransformerNet
+
+log = logging.getLogger(__name__)
+
+INPUT, OUTPUT = "input", "output"
+OPSET = 17
+PARITY_SIZES = ((68, 92), (132, 100))  # (h, w): odd multiples of the stride, non-square
+PARITY_TOLERANCE = 1e-3  # on 0..1 pixels; observed differences are ~1e-6
+THUMBNAIL_SIDE = 128
+
+
+def write_onnx(net: torch.nn.Module, path: Path) -> None:
+    net = net.eval()
+    dummy = torch.rand(1, 3, 64, 64)
+    axes = {0: "batch", 2: "height", 3: "width"}
+    tmp = path.with_suffix(".onnx.part")
+    with warnings.catch_warnings():
+        # The TorchScript exporter warns that InstanceNorm has no training mode in ONNX: expected,
+        # our instance norms never track running statistics.
+        warnings.simplefilter("ignore")
+        torch.onnx.export(net, (dummy,), str(tmp), input_names=[INPUT], output_names=[OUTPUT],
+                          dynamic_axes={INPUT: axes, OUTPUT: axes}, opset_version=OPSET,
+                          dynamo=False)
+    os.replace(tmp, path)
+
+
+def parity(net: torch.nn.Module, onnx_path: Path,
+           sizes: tuple[tuple[int, int], ...] = PARITY_SIZES) -> dict[str, Any]:
+    """Largest |torch - onnxruntime| over random images at each size; raises if over tolerance."""
+    sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    gen = torch.Generator().manual_seed(0)
+    worst = {}
+    for h, w in sizes:
+        x = torch.rand(1, 3, h, w, generator=gen)
+        with torch.no_grad():
+            ref = net.eval()(x).numpy()
+        got = sess.run([OUTPUT], {INPUT: x.numpy()})[0]
+        if got.shape != ref.shape:
+            raise RuntimeError(f"ONNX output {got.shape} != torch {ref.shape} at {h}x{w}")
+        worst[f"{h}x{w}"] = float(np.abs(got - ref).max())
+    if max(worst.values()) > PARITY_TOLERANCE:
+        raise RuntimeError(f"ONNX parity failed: max abs diff {worst} > {PARITY_TOLERANCE}")
+    return {"sizes": [list(s) for s in sizes], "max_abs_diff": worst,
+            "tolerance": PARITY_TOLERANCE, "runtime": f"onnxruntime {ort.__version__}"}
+
+
+def render_with_onnx(onnx_path: Path, rgb: np.ndarray) -> np.ndarray:
+    """Run the exported file itself (what the engine will run) on an (H, W, 3) image whose sides
+    are multiples of the stride."""
+    sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    x = np.ascontiguousarray(rgb.transpose(2, 0, 1)[None], dtype=np.float32)
+    return sess.run([OUTPUT], {INPUT: x})[0][0].transpose(1, 2, 0)
+
+
+def thumbnail_png(onnx_path: Path, photo_rgb: np.ndarray, side: int = THUMBNAIL_SIDE) -> bytes:
+    w, h = fit_longest_side((photo_rgb.shape[1], photo_rgb.shape[0]), side)
+    w, h = max(STRIDE, w - w % STRIDE), max(STRIDE, h - h % STRIDE)
+    out = render_with_onnx(onnx_path, resize_rgb(photo_rgb, (w, h)))
+    buf = io.BytesIO()
+    Image.fromarray((np.clip(out, 0, 1) * 255 + 0.5).astype(np.uint8)).save(buf, "PNG",
+                                                                            optimize=True)
+    return buf.getvalue()
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def export_network(net: torch.nn.Module, out_dir: str | os.PathLike[str], *, model_id: str,
+                   name: str, thumbnail_rgb: np.ndarray, training: dict[str, Any],
+                   extra: dict[str, Any] | None = None,
+                   parity_sizes: tuple[tuple[int, int], ...] = PARITY_SIZES) -> dict[str, Any]:
+    """Write ID.onnx + ID.json into out_dir; returns the metadata (validated by the engine's own
+    reader before the json is written, so a bad field fails here, not in a user's engine)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    onnx_path = out / f"{model_id}.onnx"
+    write_onnx(net, onnx_path)
+    check = parity(net, onnx_path, parity_sizes)
+    meta: dict[str, Any] = dict(extra or {})
+    meta.update(
+        format=FORMAT, version=VERSION, id=model_id, name=name, file=onnx_path.name,
+        sha256=sha256_file(onnx_path),
+        input={"name": INPUT, "layout": "NCHW", "color": "RGB", "dtype": "float32",
+               "range": [0.0, 1.0]},
+        output={"name": OUTPUT, "layout": "NCHW", "color": "RGB", "dtype": "float32",
+                "range": [0.0, 1.0]},
+        stride=STRIDE, fixed_size=None, training=training, parity=check,
+        thumbnail_png_base64=base64.b64encode(thumbnail_png(onnx_path, thumbnail_rgb)).decode(),
+    )
+    from_dict(meta, f"{model_id}.json")
+    tmp = out / f"{model_id}.json.part"
+    tmp.write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
+    os.replace(tmp, out / f"{model_id}.json")
+    return meta
+
+
+def training_summary(ckpt: dict[str, Any], command: str | None) -> dict[str, Any]:
+    s = ckpt["settings"]
+    keep = ("size", "style_size", "batch", "lr", "style_weight", "content_weight", "tv_weight",
+            "width", "depth", "seed")
+    return {
+        "style_image": Path(s["style"]).name,
+        "data": Path(s["data"]).name,
+        "steps": ckpt["step"],
+        "wall_s": round(ckpt["wall_s"], 1),
+        "device": ckpt.get("device", "cpu"),
+        "bf16": bool(ckpt.get("bf16", False)),
+        "settings": {k: s[k] for k in keep},
+        "final_losses": {k: round(v, 5) for k, v in final_losses(ckpt["history"]).items()},
+        "command": command,
+    }
+
+
+def export_checkpoint(checkpoint: str | os.PathLike[str], *, model_id: str, name: str,
+                      out_dir: str | os.PathLike[str], thumbnail_photo: str | None,
+                      command: str | None = None) -> dict[str, Any]:
+    ckpt = load_checkpoint(checkpoint)
+    net = model_from_checkpoint(ckpt)
+    if thumbnail_photo is None:
+        raise ValueError("--thumbnail-photo is required: a photo the project may redistribute")
+    photo = load_picture(thumbnail_photo, "Thumbnail photo").rgb
+    extra = {"architecture": {"family": "johnson2016-instancenorm-resizeconv",
+                              **net.config.to_dict()},
+             "thumbnail_source": Path(thumbnail_photo).name}
+    return export_network(net, out_dir, model_id=model_id, name=name, thumbnail_rgb=photo,
+                          training=training_summary(ckpt, command), extra=extra)
+
+
+def untrained(width: int = 4, depth: int = 1, seed: int = 0) -> TransformerNet:
+    from export.transformer import TransformerConfig
+
+    torch.manual_seed(seed)
+    return TransformerNet(TransformerConfig(width=width, depth=depth)).eval()

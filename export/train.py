@@ -1,0 +1,268 @@
+"""Training loop for one style network: perceptual loss, Adam, checkpoints with exact resume,
+previews, and data parallelism with `torch.distributed` (launched by `torchrun`).
+
+Exact resume: the data order and every crop are pure functions of (seed, sample index)
+(`export.data`), and the checkpoint holds model, optimizer, step, loss history and the RNG states,
+so a run killed at any point continues with exactly the losses it would have had.
+
+Data parallel: the global batch of step `s` is samples `s*batch .. s*batch+batch-1`; rank `r` of
+`w` takes its contiguous `batch/w` share. Every loss term is a mean over samples, so averaging the
+gradients over ranks (what DDP does) equals the one-process gradient of the whole batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import distributed as dist
+
+from engine.backbone import load_backbone
+from engine.images import Picture, fit_longest_side, load_picture, resize_rgb, save_picture
+from export.data import PhotoCrops
+from export.losses import PerceptualLoss
+from export.transformer import TransformerConfig, TransformerNet
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT = "last.pt"
+
+
+@dataclass
+class TrainSettings:
+    style: str
+    data: str
+    out: str
+    size: int = 192  # training crop side
+    style_size: int = 512  # longest side of the style image for its Gram targets
+    steps: int = 1000
+    batch: int = 2  # global batch (all ranks together)
+    lr: float = 2e-3
+    style_weight: float = 10.0
+    content_weight: float = 1.0
+    tv_weight: float = 0.5
+    width: int = 8
+    depth: int = 3
+    seed: int = 0
+    preview_every: int = 100
+    checkpoint_every: int = 50
+    preview: str | None = None  # photo rendered at every preview; default: first training photo
+    bf16: str = "auto"  # auto | on | off
+    cache_dir: str | None = None
+
+    def transformer(self) -> TransformerConfig:
+        return TransformerConfig(width=self.width, depth=self.depth)
+
+
+# Settings that may differ between a checkpoint and the run resuming it.
+_RESUMABLE_CHANGES = {"steps", "preview_every", "checkpoint_every", "preview", "cache_dir", "out"}
+
+
+@dataclass(frozen=True)
+class TrainEvent:
+    step: int
+    steps: int
+    losses: dict[str, float]
+    elapsed_s: float
+    eta_s: float
+
+
+@dataclass
+class TrainResult:
+    steps: int
+    wall_s: float
+    device: str
+    final_losses: dict[str, float]
+    history: list[dict[str, float]] = field(default_factory=list)
+    checkpoint: Path | None = None
+
+
+def cpu_has_bf16() -> bool:
+    """bf16 autocast only pays off with native bf16 instructions (AVX512-BF16 or AMX)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def _use_bf16(mode: str, device: torch.device) -> bool:
+    if device.type != "cpu" or mode == "off":
+        return False
+    return mode == "on" or cpu_has_bf16()
+
+
+class _Distributed:
+    """Rank/world from torchrun's environment; a single process when it is absent."""
+
+    def __init__(self) -> None:
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        self.active = self.world > 1
+        if self.active and not dist.is_initialized():
+            backend = "nccl" if torch.cuda.is_available() else "gloo"
+            dist.init_process_group(backend)
+        if torch.cuda.is_available():
+            local = int(os.environ.get("LOCAL_RANK", "0"))
+            self.device = torch.device("cuda", local)
+        else:
+            self.device = torch.device("cpu")
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def _rng_state() -> dict[str, Any]:
+    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
+            "python": random.getstate()}
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(state["numpy"])
+    random.setstate(state["python"])
+
+
+def _save_atomic(obj: dict[str, Any], path: Path) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
+    # Our own files, but still no pickled code: numpy RNG state is plain arrays and tuples.
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def model_from_checkpoint(ckpt: dict[str, Any]) -> TransformerNet:
+    s = ckpt["settings"]
+    net = TransformerNet(TransformerConfig(width=s["width"], depth=s["depth"]))
+    net.load_state_dict(ckpt["model"])
+    return net.eval()
+
+
+def _render_preview(net: TransformerNet, photo: np.ndarray, device: torch.device) -> np.ndarray:
+    x = torch.from_numpy(photo).permute(2, 0, 1)[None].to(device)
+    with torch.no_grad():
+        y = net(x)
+    return y[0].permute(1, 2, 0).float().cpu().numpy()
+
+
+def _load_preview_photo(settings: TrainSettings, data: PhotoCrops) -> np.ndarray:
+    path = settings.preview or str(data.photos[0])
+    pic = load_picture(path, "Preview photo")
+    w, h = fit_longest_side(pic.size, 256)
+    w, h = w - w % 4, h - h % 4  # the network's stride
+    return resize_rgb(pic.rgb, (w, h))
+
+
+def train(settings: TrainSettings,
+          progress: Callable[[TrainEvent], None] | None = None) -> TrainResult:
+    ddp = _Distributed()
+    if settings.batch % ddp.world:
+        raise ValueError(f"--batch {settings.batch} is not divisible by {ddp.world} processes")
+    out = Path(settings.out)
+    if ddp.main:
+        (out / "previews").mkdir(parents=True, exist_ok=True)
+    local_batch = settings.batch // ddp.world
+    device = ddp.device
+    bf16 = _use_bf16(settings.bf16, device)
+
+    torch.manual_seed(settings.seed)
+    np.random.seed(settings.seed)
+    random.seed(settings.seed)
+    net = TransformerNet(settings.transformer()).to(device)
+    opt = torch.optim.Adam(net.parameters(), lr=settings.lr)
+    step, history, wall_before = 0, [], 0.0
+
+    ckpt_path = out / CHECKPOINT
+    if ckpt_path.is_file():
+        ckpt = load_checkpoint(ckpt_path)
+        old = {k: v for k, v in ckpt["settings"].items() if k not in _RESUMABLE_CHANGES}
+        new = {k: v for k, v in asdict(settings).items() if k not in _RESUMABLE_CHANGES}
+        if old != new:
+            diff = sorted(k for k in new if old.get(k) != new[k])
+            raise ValueError(f"{ckpt_path} was trained with other settings ({', '.join(diff)}); "
+                             "use another --out")
+        net.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["optimizer"])
+        step, history, wall_before = ckpt["step"], ckpt["history"], ckpt["wall_s"]
+        _set_rng_state(ckpt["rng"])
+        log.info("resumed %s at step %d", ckpt_path, step)
+
+    model: torch.nn.Module = net
+    if ddp.active:
+        model = torch.nn.parallel.DistributedDataParallel(
+            net, device_ids=[device.index] if device.type == "cuda" else None)
+
+    cache = Path(settings.cache_dir) if settings.cache_dir else out.parent / "cache"
+    data = PhotoCrops(Path(settings.data), settings.size, seed=settings.seed, cache_dir=cache)
+    style = load_picture(settings.style, "Style image")
+    style_rgb = resize_rgb(style.rgb, fit_longest_side(style.size, settings.style_size))
+    style_t = torch.from_numpy(style_rgb).permute(2, 0, 1)[None].to(device)
+    loss_fn = PerceptualLoss(load_backbone(device=device), style_t,
+                             style_weight=settings.style_weight,
+                             content_weight=settings.content_weight,
+                             tv_weight=settings.tv_weight).to(device)
+    preview = _load_preview_photo(settings, data) if ddp.main else None
+
+    t0 = time.perf_counter()
+    start_step = step
+    while step < settings.steps:
+        first = step * settings.batch + ddp.rank * local_batch
+        x = data.batch(range(first, first + local_batch)).to(device)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            y = model(x)
+            losses = loss_fn(y, x)
+        opt.zero_grad(set_to_none=True)
+        losses["total"].backward()
+        opt.step()
+        step += 1
+        record = {k: float(v.detach()) for k, v in losses.items()}
+        if ddp.active:  # the logged losses are the global batch's, as in one process
+            t = torch.tensor([record[k] for k in sorted(record)], device=device)
+            dist.all_reduce(t)
+            record = dict(zip(sorted(record), (t / ddp.world).tolist(), strict=True))
+        history.append(record)
+        elapsed = time.perf_counter() - t0
+        done = step - start_step
+        eta = elapsed / done * (settings.steps - step)
+        if progress is not None and ddp.main:
+            progress(TrainEvent(step, settings.steps, record, wall_before + elapsed, eta))
+        if ddp.main and settings.preview_every and step % settings.preview_every == 0:
+            save_picture(Picture(_render_preview(net, preview, device)),
+                         out / "previews" / f"step_{step:06d}.png")
+        if ddp.main and (step % settings.checkpoint_every == 0 or step == settings.steps):
+            _save_atomic({"settings": asdict(settings), "model": net.state_dict(),
+                          "optimizer": opt.state_dict(), "step": step, "history": history,
+                          "rng": _rng_state(), "wall_s": wall_before + elapsed,
+                          "device": _device_name(device), "bf16": bf16}, ckpt_path)
+    wall = wall_before + time.perf_counter() - t0
+    if ddp.active:
+        dist.barrier()
+    return TrainResult(steps=step, wall_s=wall, device=_device_name(device),
+                       final_losses=final_losses(history), history=history,
+                       checkpoint=ckpt_path if ckpt_path.is_file() else None)
+
+
+def final_losses(history: list[dict[str, float]], window: int = 20) -> dict[str, float]:
+    """Mean of the last `window` steps: one step's loss depends too much on its crops."""
+    tail = history[-window:]
+    if not tail:
+        return {}
+    return {k: sum(h[k] for h in tail) / len(tail) for k in tail[0]}
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    return f"cpu ({os.cpu_count()} cores, {torch.get_num_threads()} threads)"
