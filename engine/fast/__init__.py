@@ -1,0 +1,118 @@
+"""Fast (feed-forward) style transfer: installed ONNX networks run with onnxruntime.
+
+`list_models()` lists what is installed; `stylize(...)` runs one network over a photo of any size
+(padding to the stride, tiling with feathered overlaps) and applies keep-colours. Strength and the
+mask composite are `engine.pipeline.run`'s job.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.cancel import CancelToken, ProgressFn, no_progress
+from engine.compose import keep_colors
+from engine.contract import FastParams, Progress
+from engine.errors import BadModel
+from engine.fast.registry import ModelInfo, Registry
+from engine.fast.session import OnnxSession, SessionCache, available_providers
+from engine.fast.tiling import plan, round_up, run_tiled
+
+__all__ = ["ModelInfo", "list_models", "get_model", "stylize", "runtime_info", "AUTO_TILE",
+           "OVERLAP"]
+
+# Tile side when FastParams.tile is 0. Large tiles keep instance-norm statistics close to the
+# whole image's and waste less on overlaps; 1024 px bounds onnxruntime's working memory to a few
+# hundred MB for the shipped networks (see docs/fast.md for the measurements).
+AUTO_TILE = 1024
+OVERLAP = 128  # pixels of cross-fade between neighbouring tiles
+
+_registry = Registry()
+_sessions = SessionCache()
+_verified: dict[tuple[str, int, int], str] = {}
+_verify_lock = threading.Lock()
+
+
+def list_models() -> list[ModelInfo]:
+    return _registry.list()
+
+
+def get_model(model_id: str) -> ModelInfo:
+    return _registry.get(model_id)
+
+
+def runtime_info() -> dict[str, Any]:
+    """For `doctor`: onnxruntime version and providers, and what `auto` would pick."""
+    import onnxruntime
+
+    providers = available_providers()
+    return {"onnxruntime": onnxruntime.__version__, "providers": providers,
+            "auto_provider": "CUDAExecutionProvider" if "CUDAExecutionProvider" in providers
+            else "CPUExecutionProvider",
+            "model_dirs": [str(d) for d in _registry.dirs()]}
+
+
+def _verify(model: ModelInfo) -> None:
+    """A file whose sha256 differs from its json is corrupt or replaced: refuse it."""
+    if model.meta.sha256 is None:
+        return
+    st = model.path.stat()
+    key = (str(model.path), st.st_mtime_ns, st.st_size)
+    with _verify_lock:
+        if _verified.get(key) == model.meta.sha256:
+            return
+    h = hashlib.sha256(Path(model.path).read_bytes()).hexdigest()
+    if h != model.meta.sha256:
+        raise BadModel(f"{model.path.name} does not match the sha256 in {model.id}.json "
+                       "(corrupt or replaced file); re-install the model")
+    with _verify_lock:
+        _verified[key] = h
+
+
+def session_for(model: ModelInfo, params: FastParams) -> OnnxSession:
+    _verify(model)
+    m = model.meta
+    return _sessions.get(model.path, params.device, m.range, m.input_name, m.output_name)
+
+
+def stylize(content_rgb: np.ndarray, params: FastParams, *, mask: np.ndarray | None = None,
+            progress: ProgressFn = no_progress, cancel: CancelToken | None = None):
+    """Styled (H, W, 3) float32 at the content's own size, as a `MethodResult`. `mask` is not
+    needed here (the pipeline composites); it is accepted for the shared method signature."""
+    from engine.pipeline import MethodResult
+
+    del mask
+    cancel = cancel or CancelToken()
+    t0 = time.perf_counter()
+    model = _registry.get(params.model)
+    sess = session_for(model, params)
+    fixed = sess.fixed_size or model.meta.fixed_size
+    tile = params.tile or AUTO_TILE
+    h, w = content_rgb.shape[:2]
+    stride = model.meta.stride
+    overlap = OVERLAP if fixed is None else min(32, fixed[0] // 4, fixed[1] // 4)
+    n_tiles = (len(plan(round_up(h, stride), round_up(w, stride), round_up(tile, stride),
+                        min(round_up(overlap, stride), round_up(tile, stride) // 2)))
+               if fixed is None else None)
+    progress(Progress(0.0, "loading model" if n_tiles is None else f"tile 0/{n_tiles}"))
+
+    def on_tile(done: int, total: int) -> None:
+        progress(Progress(done / total, f"tile {done}/{total}", iteration=done,
+                          total_iterations=total))
+        cancel.raise_if_cancelled()
+
+    cancel.raise_if_cancelled()
+    styled = run_tiled(content_rgb.astype(np.float32, copy=False), sess.run, tile=tile,
+                       overlap=overlap, stride=stride, fixed_size=fixed, on_tile=on_tile)
+    if params.keep_colors:
+        styled = keep_colors(styled, content_rgb)
+    info = {"model": model.id, "model_name": model.name, "provider": sess.provider,
+            "device": "cuda" if sess.provider.startswith("CUDA") else "cpu",
+            "tile": fixed[1] if fixed else round_up(tile, stride),
+            "fast_seconds": round(time.perf_counter() - t0, 3)}
+    return MethodResult(styled, info)

@@ -1,0 +1,161 @@
+"""Installed fast models, described as data: every `ID.json` (+ its `ID.onnx`) in the model
+folders, plus any `.onnx` dropped in without a json (a foreign model, described from its own
+input shape — see docs/fast.md). Folders are searched in `engine.config.models_dirs()` order; the
+first folder that has an id wins.
+
+Listing never raises for one bad file: the problem is kept under the model's id, so asking for
+that id gives a `BadModel` with the reason and every other model still works.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from engine.contract import Device
+from engine.errors import BadModel, EngineError, UnknownModel
+from engine.fast.metadata import FORMAT, VERSION, ModelMeta, from_dict
+
+log = logging.getLogger(__name__)
+
+ZOO_RANGE = (0.0, 255.0)  # ONNX Model Zoo fast-neural-style: 0..255 RGB, 1x3x224x224
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    id: str
+    name: str
+    path: Path  # the .onnx file
+    meta: ModelMeta
+    inferred: bool = False  # True: no json, described from the graph's input shape
+
+    @property
+    def thumbnail(self) -> bytes | None:
+        return self.meta.thumbnail_png
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return self.meta.summary()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able summary (no thumbnail bytes): for `engine models --json` and the server."""
+        return {"id": self.id, "name": self.name, "path": str(self.path),
+                "inferred": self.inferred, "has_thumbnail": self.thumbnail is not None,
+                "metadata": self.metadata}
+
+
+def default_dirs() -> list[Path]:
+    from engine.config import models_dirs
+
+    return models_dirs()
+
+
+def _infer_meta(onnx_path: Path) -> ModelMeta:
+    """Describe a json-less .onnx from its graph: fixed H x W means the Model Zoo convention
+    (0..255); a dynamic size is assumed to follow ours (0..1)."""
+    from engine.fast.session import OnnxSession
+
+    sess = OnnxSession(onnx_path, Device.CPU)
+    fixed = sess.fixed_size
+    data = {
+        "format": FORMAT, "version": VERSION, "id": onnx_path.stem,
+        "name": onnx_path.stem.replace("_", " ").replace("-", " ").title(),
+        "file": onnx_path.name, "sha256": None,
+        "input": {"name": sess.input_name, "layout": "NCHW",
+                  "range": list(ZOO_RANGE) if fixed else [0.0, 1.0]},
+        "output": {"name": sess.output_name, "layout": "NCHW",
+                   "range": list(ZOO_RANGE) if fixed else [0.0, 1.0]},
+        "stride": 1 if fixed else 4,
+        "fixed_size": list(fixed) if fixed else None,
+        "training": {"note": "foreign model without metadata; described from its input shape"},
+    }
+    return from_dict(data, onnx_path.name)
+
+
+class Registry:
+    """Scans the folders on every `scan()` (cheap: json reads and stats); the slow part, reading a
+    foreign model's graph, is cached per file version."""
+
+    def __init__(self, dirs: list[Path] | None = None):
+        self._dirs = dirs
+        self._inferred: dict[tuple[str, int, int], ModelMeta | str] = {}
+        self._lock = threading.Lock()
+
+    def dirs(self) -> list[Path]:
+        return list(self._dirs) if self._dirs is not None else default_dirs()
+
+    def scan(self) -> tuple[dict[str, ModelInfo], dict[str, str]]:
+        """(models by id, problems by id) over every folder."""
+        models: dict[str, ModelInfo] = {}
+        problems: dict[str, str] = {}
+        for folder in self.dirs():
+            if not folder.is_dir():
+                continue
+            described: set[str] = set()
+            for js in sorted(folder.glob("*.json")):
+                described.add(js.stem)
+                if js.stem in models or js.stem in problems:
+                    continue
+                try:
+                    info = self._from_json(js)
+                except EngineError as exc:
+                    problems[js.stem] = exc.message
+                    log.warning("fast model %s: %s", js, exc.message)
+                    continue
+                models[info.id] = info
+            for onnx_path in sorted(folder.glob("*.onnx")):
+                stem = onnx_path.stem
+                if stem in described or stem in models or stem in problems:
+                    continue
+                meta = self._infer(onnx_path)
+                if isinstance(meta, str):
+                    problems[stem] = meta
+                    continue
+                models[stem] = ModelInfo(stem, meta.name, onnx_path, meta, inferred=True)
+        return models, problems
+
+    def _from_json(self, js: Path) -> ModelInfo:
+        try:
+            data = json.loads(js.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise BadModel(f"{js.name} is not readable JSON ({exc})") from exc
+        meta = from_dict(data, js.name)
+        if meta.id != js.stem:
+            raise BadModel(f"{js.name} says its id is '{meta.id}'; the file must be named "
+                           f"{meta.id}.json")
+        onnx_path = js.parent / meta.file
+        if not onnx_path.is_file():
+            raise BadModel(f"{js.name} names {meta.file}, which is not in {js.parent}")
+        return ModelInfo(meta.id, meta.name, onnx_path, meta)
+
+    def _infer(self, onnx_path: Path) -> ModelMeta | str:
+        st = onnx_path.stat()
+        key = (str(onnx_path), st.st_mtime_ns, st.st_size)
+        with self._lock:
+            if key in self._inferred:
+                return self._inferred[key]
+        try:
+            result: ModelMeta | str = _infer_meta(onnx_path)
+        except EngineError as exc:
+            result = exc.message
+            log.warning("fast model %s: %s", onnx_path, exc.message)
+        with self._lock:
+            self._inferred[key] = result
+        return result
+
+    def list(self) -> list[ModelInfo]:
+        return sorted(self.scan()[0].values(), key=lambda m: m.name.lower())
+
+    def get(self, model_id: str) -> ModelInfo:
+        models, problems = self.scan()
+        if model_id in models:
+            return models[model_id]
+        if model_id in problems:
+            raise BadModel(f"Model '{model_id}' is installed but unusable: {problems[model_id]}")
+        known = ", ".join(sorted(models)) or "none"
+        raise UnknownModel(f"No fast model '{model_id}' (installed: {known}). Put ID.onnx + "
+                           f"ID.json in one of: {', '.join(str(d) for d in self.dirs())}")

@@ -1,0 +1,135 @@
+"""One small class around `onnxruntime.InferenceSession` (after rembg's `BaseSession`): a provider
+chain that ends at CPU, the chosen provider visible, pixel range and layout handled in one place,
+and any loading failure turned into a `BadModel` that names the file."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+
+from engine.contract import Device
+from engine.errors import BadModel, DeviceUnavailable
+
+log = logging.getLogger(__name__)
+
+CUDA = "CUDAExecutionProvider"
+CPU = "CPUExecutionProvider"
+
+
+def _ort():
+    import onnxruntime
+
+    return onnxruntime
+
+
+def available_providers() -> list[str]:
+    return list(_ort().get_available_providers())
+
+
+def provider_chain(device: Device) -> list[str]:
+    """CUDA then CPU for AUTO; CUDA alone is an error when this onnxruntime build lacks it."""
+    have = available_providers()
+    if device is Device.CPU:
+        return [CPU]
+    if device is Device.CUDA:
+        if CUDA not in have:
+            raise DeviceUnavailable(
+                "CUDA was requested but this onnxruntime has no CUDA provider "
+                f"(available: {', '.join(have)}); install onnxruntime-gpu or use device 'auto'.")
+        return [CUDA, CPU]
+    return [CUDA, CPU] if CUDA in have else [CPU]
+
+
+class OnnxSession:
+    """A loaded network. `run(rgb01_hwc)` takes and returns float32 (H, W, 3) in 0..1 whatever
+    the model's own range (0..1 for ours, 0..255 for the ONNX Model Zoo's)."""
+
+    def __init__(self, path: Path, device: Device, value_range: tuple[float, float] = (0.0, 1.0),
+                 input_name: str | None = None, output_name: str | None = None):
+        ort = _ort()
+        self.path = Path(path)
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.log_severity_level = 3  # onnxruntime's own warnings go to stderr otherwise
+        try:
+            self._sess = ort.InferenceSession(str(self.path), sess_options=opts,
+                                              providers=provider_chain(device))
+        except DeviceUnavailable:
+            raise
+        except Exception as exc:  # onnxruntime raises several unrelated types for bad files
+            raise BadModel(f"{self.path.name} could not be loaded by onnxruntime "
+                           f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]})") from exc
+        inputs, outputs = self._sess.get_inputs(), self._sess.get_outputs()
+        if len(inputs) != 1 or not outputs:
+            raise BadModel(f"{self.path.name} is not an image-to-image network: it has "
+                           f"{len(inputs)} inputs and {len(outputs)} outputs")
+        self.input_name = input_name or inputs[0].name
+        self.output_name = output_name or outputs[0].name
+        if self.input_name not in {i.name for i in inputs}:
+            raise BadModel(f"{self.path.name} has no input named '{self.input_name}'")
+        if self.output_name not in {o.name for o in outputs}:
+            raise BadModel(f"{self.path.name} has no output named '{self.output_name}'")
+        shape = inputs[0].shape
+        out_shape = next(o.shape for o in outputs if o.name == self.output_name)
+        for what, s in (("input", shape), ("output", out_shape)):
+            if len(s) != 4 or s[1] not in (3, "3"):
+                raise BadModel(f"{self.path.name} is not an RGB image network: its {what} shape "
+                               f"is {s} (expected N x 3 x H x W)")
+        if inputs[0].type != "tensor(float)":
+            raise BadModel(f"{self.path.name} takes {inputs[0].type}; only float32 input is "
+                           "supported")
+        h, w = shape[2], shape[3]
+        self.fixed_size = (h, w) if isinstance(h, int) and isinstance(w, int) else None
+        self.low, self.high = value_range
+        self.provider = self._sess.get_providers()[0]
+        self._lock = threading.Lock()
+
+    def run(self, rgb01: np.ndarray) -> np.ndarray:
+        scale = self.high - self.low
+        x = rgb01.transpose(2, 0, 1)[None].astype(np.float32)
+        if (self.low, self.high) != (0.0, 1.0):
+            x = x * scale + self.low
+        with self._lock:  # one run at a time per session; ORT parallelises inside
+            y = self._sess.run([self.output_name], {self.input_name: np.ascontiguousarray(x)})[0]
+        if y.ndim != 4 or y.shape[1] != 3:
+            raise BadModel(f"{self.path.name} returned shape {y.shape}, not 1 x 3 x H x W")
+        out = y[0].transpose(1, 2, 0)
+        if (self.low, self.high) != (0.0, 1.0):
+            out = (out - self.low) / scale
+        if out.shape[:2] != rgb01.shape[:2]:
+            raise BadModel(f"{self.path.name} returned {out.shape[1]}x{out.shape[0]} for a "
+                           f"{rgb01.shape[1]}x{rgb01.shape[0]} input")
+        return np.clip(out, 0.0, 1.0).astype(np.float32, copy=False)
+
+
+class SessionCache:
+    """Sessions per (file, file version, device, range); the oldest is dropped beyond `size`."""
+
+    def __init__(self, size: int = 4):
+        self.size = size
+        self._items: OrderedDict[tuple, OnnxSession] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, path: Path, device: Device, value_range: tuple[float, float],
+            input_name: str | None = None, output_name: str | None = None) -> OnnxSession:
+        st = path.stat()
+        key = (str(path), st.st_mtime_ns, st.st_size, device, value_range, input_name,
+               output_name)
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        sess = OnnxSession(path, device, value_range, input_name, output_name)
+        with self._lock:
+            self._items[key] = sess
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return sess
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()

@@ -1,0 +1,121 @@
+"""Run a fully convolutional network over an image of any size with bounded memory.
+
+The image is cut into overlapping tiles whose sides are multiples of the network's stride (or
+exactly its fixed input size); each tile's output is weighted by a feather that ramps linearly
+across the overlap and accumulated, then divided by the summed weights. Two reasons for the
+overlap: the receptive field (a tile's border pixels lack context), and instance normalisation —
+each tile normalises with its own statistics, so neighbouring tiles differ slightly in tone and a
+hard cut would show; a wide linear cross-fade hides that.
+
+An identity network reassembles the input exactly (up to float rounding): weights are positive
+everywhere and the same pixels come back from every tile.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+RunFn = Callable[[np.ndarray], np.ndarray]  # (h, w, 3) float32 -> (h, w, 3) float32
+
+
+@dataclass(frozen=True)
+class Tile:
+    y0: int
+    y1: int
+    x0: int
+    x1: int
+
+
+def round_up(n: int, multiple: int) -> int:
+    return -(-n // multiple) * multiple
+
+
+def _starts(length: int, tile: int, overlap: int) -> list[int]:
+    """Tile origins along one axis: regular steps of tile-overlap, the last tile flush with the
+    end (so it overlaps its neighbour by at least `overlap`)."""
+    if length <= tile:
+        return [0]
+    step = tile - overlap
+    starts = list(range(0, length - tile, step))
+    starts.append(length - tile)
+    return starts
+
+
+def plan(height: int, width: int, tile: int, overlap: int) -> list[Tile]:
+    """Tiles of `tile` x `tile` (smaller only when the image is) covering height x width."""
+    if tile <= overlap:
+        raise ValueError(f"tile {tile} must be larger than overlap {overlap}")
+    th, tw = min(tile, height), min(tile, width)
+    return [Tile(y, y + th, x, x + tw)
+            for y in _starts(height, th, overlap) for x in _starts(width, tw, overlap)]
+
+
+def _ramp(length: int, overlap: int, fade_start: bool, fade_end: bool) -> np.ndarray:
+    """1-D feather: rises over `overlap` pixels at a faded start, falls at a faded end. Never 0,
+    so every pixel has weight from at least one tile."""
+    w = np.ones(length, np.float32)
+    n = min(overlap, length // 2)
+    if n > 0:
+        ramp = (np.arange(n, dtype=np.float32) + 0.5) / n
+        if fade_start:
+            w[:n] = np.minimum(w[:n], ramp)
+        if fade_end:
+            w[-n:] = np.minimum(w[-n:], ramp[::-1])
+    return w
+
+
+def pad_to(rgb: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Pad bottom/right to (height, width) by reflection (edge replication when the image is too
+    small to reflect), so the network sees plausible content rather than black borders."""
+    ph, pw = height - rgb.shape[0], width - rgb.shape[1]
+    if ph == 0 and pw == 0:
+        return rgb
+    mode = "reflect" if ph < rgb.shape[0] and pw < rgb.shape[1] else "edge"
+    return np.pad(rgb, ((0, ph), (0, pw), (0, 0)), mode=mode)
+
+
+def run_tiled(rgb: np.ndarray, run: RunFn, *, tile: int, overlap: int, stride: int = 1,
+              fixed_size: tuple[int, int] | None = None,
+              on_tile: Callable[[int, int], None] | None = None) -> np.ndarray:
+    """Apply `run` to `rgb` (H, W, 3) float32 and return (H, W, 3).
+
+    `fixed_size` (h, w): the network only accepts that input size, so tiles are exactly that size
+    (the image is padded up to it when smaller). Otherwise tiles are `tile` pixels (rounded to the
+    stride) and the image is padded to the stride. `on_tile(done, total)` runs after each tile
+    (progress and cancellation)."""
+    h, w = rgb.shape[:2]
+    if fixed_size is not None:
+        th, tw = fixed_size
+        ph, pw = max(h, th), max(w, tw)
+        padded = pad_to(rgb, ph, pw)
+        overlap = min(overlap, th // 2, tw // 2)
+        tiles = [Tile(y, y + th, x, x + tw)
+                 for y in _starts(ph, th, overlap) for x in _starts(pw, tw, overlap)]
+    else:
+        tile = max(stride, round_up(tile, stride))
+        overlap = min(round_up(overlap, stride), tile // 2)
+        ph, pw = round_up(h, stride), round_up(w, stride)
+        padded = pad_to(rgb, ph, pw)
+        tiles = plan(ph, pw, tile, overlap)
+    if len(tiles) == 1:
+        out = run(np.ascontiguousarray(padded))
+        if on_tile:
+            on_tile(1, 1)
+        return np.ascontiguousarray(out[:h, :w])
+
+    acc = np.zeros((ph, pw, 3), np.float32)
+    weight = np.zeros((ph, pw), np.float32)
+    for i, t in enumerate(tiles):
+        out = run(np.ascontiguousarray(padded[t.y0:t.y1, t.x0:t.x1]))
+        wy = _ramp(t.y1 - t.y0, overlap, t.y0 > 0, t.y1 < ph)
+        wx = _ramp(t.x1 - t.x0, overlap, t.x0 > 0, t.x1 < pw)
+        feather = wy[:, None] * wx[None, :]
+        acc[t.y0:t.y1, t.x0:t.x1] += out * feather[..., None]
+        weight[t.y0:t.y1, t.x0:t.x1] += feather
+        if on_tile:
+            on_tile(i + 1, len(tiles))
+    acc /= weight[..., None]
+    return np.ascontiguousarray(acc[:h, :w])
