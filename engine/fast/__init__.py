@@ -23,7 +23,8 @@ from engine.fast.registry import ModelInfo, Registry
 from engine.fast.session import OnnxSession, SessionCache, available_providers
 from engine.fast.tiling import plan, round_up, run_tiled
 
-__all__ = ["ModelInfo", "list_models", "get_model", "stylize", "runtime_info", "AUTO_TILE",
+__all__ = ["ModelInfo", "list_models", "scan_models", "get_model", "stylize", "runtime_info",
+           "AUTO_TILE",
            "OVERLAP"]
 
 # Tile side when FastParams.tile is 0. Large tiles keep instance-norm statistics close to the
@@ -40,6 +41,11 @@ _verify_lock = threading.Lock()
 
 def list_models() -> list[ModelInfo]:
     return _registry.list()
+
+
+def scan_models() -> tuple[dict[str, ModelInfo], dict[str, str]]:
+    """(usable models by id, problems by id): what `engine models` and `doctor` report."""
+    return _registry.scan()
 
 
 def get_model(model_id: str) -> ModelInfo:

@@ -1,0 +1,40 @@
+"""`python -m engine models [--json]`: the fast models installed, where they were found, and any
+file that is there but unusable (with the reason)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("models", help="list installed fast style models")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def run(args: argparse.Namespace) -> int:
+    from engine.fast import runtime_info, scan_models
+
+    models, problems = scan_models()
+    listed = sorted(models.values(), key=lambda m: m.name.lower())
+    if args.json:
+        out = {"models": [m.to_dict() for m in listed],
+               "problems": [{"id": k, "message": v} for k, v in sorted(problems.items())],
+               "runtime": runtime_info()}
+        sys.stdout.write(json.dumps(out, indent=2) + "\n")
+        return 0
+    rt = runtime_info()
+    sys.stdout.write(f"onnxruntime {rt['onnxruntime']}, auto provider: {rt['auto_provider']}\n")
+    sys.stdout.write("searched: " + ", ".join(rt["model_dirs"]) + "\n")
+    if not listed:
+        sys.stdout.write("no fast models installed\n")
+    for m in listed:
+        t = m.meta.training
+        how = (f"{t.get('steps')} steps" if t.get("steps") else "foreign" if m.inferred else "")
+        size = f"fixed {m.meta.fixed_size[1]}x{m.meta.fixed_size[0]}" if m.meta.fixed_size \
+            else "any size"
+        sys.stdout.write(f"  {m.id:<28} {m.name:<32} {size:<16} {how:<12} {m.path}\n")
+    for model_id, message in sorted(problems.items()):
+        sys.stdout.write(f"  UNUSABLE {model_id}: {message}\n")
+    return 0
