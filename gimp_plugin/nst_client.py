@@ -24,8 +24,9 @@ API (stable; the plug-ins depend on it):
             job's own code and message; a job cancelled elsewhere raises EngineError('cancelled').
     png_encode(width, height, pixel_bytes, channels=4) -> PNG bytes (8-bit; 1 grey, 2 grey+alpha,
         3 RGB, 4 RGBA).
-    png_decode(data) -> (width, height, channels, pixel_bytes); 8-bit, non-interlaced, colour
-        types grey/RGB/palette/grey+alpha/RGBA, all five row filters.
+    png_decode(data) -> (width, height, channels, pixel_bytes) with 8-bit samples; reads
+        non-interlaced grey/RGB/palette/grey+alpha/RGBA at any bit depth, all five row filters
+        (16-bit keeps the high byte; palettes expand to RGB, or RGBA with tRNS).
     load_config(path) -> dict      the plug-in's nst_config.json (written by install.py).
     ensure_engine(config, on_status=None, start_timeout=120.0) -> Client
         health-checks the engine, starts config["engine_command"] detached when nothing answers
@@ -309,24 +310,44 @@ def png_decode(data):
     if header is None or not idat:
         raise _bad_png("no image header or no pixel data")
     width, height, depth, colour, _comp, _filt, interlace = header
-    if depth != 8 or interlace != 0 or colour not in _CHANNELS:
-        raise _bad_png("only 8-bit non-interlaced PNGs are supported (got depth %d, colour "
-                       "type %d, interlace %d)" % (depth, colour, interlace))
-    bpp = _CHANNELS[colour]
+    if interlace != 0 or colour not in _CHANNELS or depth not in (1, 2, 4, 8, 16) \
+            or (depth < 8 and colour not in (0, 3)) or (depth == 16 and colour == 3):
+        raise _bad_png("unsupported PNG layout (depth %d, colour type %d, interlace %d); the "
+                       "engine writes 8-bit non-interlaced files" % (depth, colour, interlace))
+    channels = _CHANNELS[colour]
     try:
         raw = zlib.decompress(b"".join(idat))
     except zlib.error as exc:
         raise _bad_png("damaged pixel data (%s)" % exc)
-    pixels = _unfilter(raw, width, height, bpp)
+    stride = (width * channels * depth + 7) // 8
+    pixels = _unfilter(raw, stride, height, max(1, channels * depth // 8))
+    if depth == 16:  # keep the high byte of each sample
+        pixels = pixels[0::2]
+    elif depth < 8:
+        pixels = _unpack_bits(pixels, width, height, stride, depth, scale=(colour == 0))
     if colour == 3:  # palette -> RGB or RGBA
         if palette is None:
             raise _bad_png("palette image without a palette")
         return _expand_palette(pixels, width, height, palette, trns)
-    return width, height, bpp, bytes(pixels)
+    return width, height, channels, bytes(pixels)
 
 
-def _unfilter(raw, width, height, bpp):
-    stride = width * bpp
+def _unpack_bits(packed, width, height, stride, depth, scale):
+    """1/2/4-bit samples to one byte each (grey levels stretched to 0..255)."""
+    per_byte, mask = 8 // depth, (1 << depth) - 1
+    factor = 255 // mask if scale else 1
+    out = bytearray(width * height)
+    for y in range(height):
+        row = packed[y * stride:(y + 1) * stride]
+        for x in range(width):
+            byte = row[x // per_byte]
+            shift = 8 - depth * (x % per_byte + 1)
+            out[y * width + x] = ((byte >> shift) & mask) * factor
+    return out
+
+
+def _unfilter(raw, stride, height, bpp):
+    """Undo the per-row filters; `bpp` is bytes per complete pixel (at least 1)."""
     if len(raw) < (stride + 1) * height:
         raise _bad_png("pixel data too short")
     out = bytearray(stride * height)
