@@ -93,8 +93,13 @@ class OnnxSession:
         x = rgb01.transpose(2, 0, 1)[None].astype(np.float32)
         if (self.low, self.high) != (0.0, 1.0):
             x = x * scale + self.low
-        with self._lock:  # one run at a time per session; ORT parallelises inside
-            y = self._sess.run([self.output_name], {self.input_name: np.ascontiguousarray(x)})[0]
+        try:
+            with self._lock:  # one run at a time per session; ORT parallelises inside
+                y = self._sess.run([self.output_name],
+                                   {self.input_name: np.ascontiguousarray(x)})[0]
+        except Exception as exc:  # a graph that loads but cannot run this input
+            raise BadModel(f"{self.path.name} failed on a {x.shape[3]}x{x.shape[2]} input "
+                           f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]})") from exc
         if y.ndim != 4 or y.shape[1] != 3:
             raise BadModel(f"{self.path.name} returned shape {y.shape}, not 1 x 3 x H x W")
         out = y[0].transpose(1, 2, 0)

@@ -20,6 +20,10 @@ import numpy as np
 
 RunFn = Callable[[np.ndarray], np.ndarray]  # (h, w, 3) float32 -> (h, w, 3) float32
 
+# Smallest side a dynamic-size network is given: reflection padding inside the network (4 px for a
+# 9x9 kernel, 1 px at 1/4 resolution) needs more pixels than that, so tiny images are padded up.
+MIN_SIDE = 32
+
 
 @dataclass(frozen=True)
 class Tile:
@@ -78,7 +82,7 @@ def pad_to(rgb: np.ndarray, height: int, width: int) -> np.ndarray:
 
 
 def run_tiled(rgb: np.ndarray, run: RunFn, *, tile: int, overlap: int, stride: int = 1,
-              fixed_size: tuple[int, int] | None = None,
+              fixed_size: tuple[int, int] | None = None, min_side: int = MIN_SIDE,
               on_tile: Callable[[int, int], None] | None = None) -> np.ndarray:
     """Apply `run` to `rgb` (H, W, 3) float32 and return (H, W, 3).
 
@@ -97,7 +101,8 @@ def run_tiled(rgb: np.ndarray, run: RunFn, *, tile: int, overlap: int, stride: i
     else:
         tile = max(stride, round_up(tile, stride))
         overlap = min(round_up(overlap, stride), tile // 2)
-        ph, pw = round_up(h, stride), round_up(w, stride)
+        ph = round_up(max(h, min_side), stride)
+        pw = round_up(max(w, min_side), stride)
         padded = pad_to(rgb, ph, pw)
         tiles = plan(ph, pw, tile, overlap)
     if len(tiles) == 1:
