@@ -87,6 +87,15 @@ def _to_text(value):
     return value
 
 
+def _native(value):
+    """The interpreter's own `str`. Python 2's httplib joins the request line, headers and body
+    into one string: a single unicode header (e.g. a token read from JSON) turns the PNG bytes
+    into a UnicodeDecodeError."""
+    if str is bytes:  # Python 2
+        return value.encode("utf-8") if isinstance(value, text_type) else value
+    return _to_text(value)
+
+
 def _is_loopback(host):
     return host in ("localhost", "127.0.0.1", "::1") or (host or "").startswith("127.")
 
@@ -176,12 +185,12 @@ class Client(object):
                               "(is something else listening on that port?)." % self.url)
 
     def _call(self, method, path, body=None, headers=None):
-        req = Request(self.url + API_PREFIX + path, data=body)
-        req.get_method = lambda: method  # Python 2's Request has no method argument
-        req.add_header("Authorization", "Bearer " + self.token)
+        req = Request(_native(self.url + API_PREFIX + path), data=body)
+        req.get_method = lambda: _native(method)  # Python 2's Request has no method argument
+        req.add_header("Authorization", _native("Bearer " + self.token))
         req.add_header("Accept", "application/json, image/png")
         for key, value in (headers or {}).items():
-            req.add_header(key, value)
+            req.add_header(_native(key), _native(value))
         try:
             resp = self._opener.open(req, timeout=self.timeout)
             try:
