@@ -128,7 +128,8 @@ def from_dict(data: Any, where: str) -> ModelMeta:
             raise BadModel(f"{where}: thumbnail is not valid base64") from exc
         if not thumb.startswith(b"\x89PNG\r\n\x1a\n"):
             raise BadModel(f"{where}: thumbnail is not a PNG")
-    training = data.get("training") or {}
+    training = data.get("training")
+    training = {} if training is None else training
     if not isinstance(training, dict):
         raise BadModel(f"{where}: 'training' must be an object")
     known = {"format", "version", "id", "name", "file", "sha256", "input", "output", "stride",
