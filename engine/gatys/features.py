@@ -1,0 +1,42 @@
+"""Which VGG19 layers carry content and style, and the Gram matrix that summarises style.
+
+Gram matrices are always computed in fp32, even under bf16 autocast: they sum H*W products per
+entry, and bf16's 8-bit mantissa loses the small differences the style loss is made of.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+CONTENT_LAYER = "relu4_2"
+STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+ALL_LAYERS = (*STYLE_LAYERS, CONTENT_LAYER)
+
+
+def gram(features: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """G = F F^T / (C * H * W) for (1, C, H, W) features -> (C, C), fp32.
+
+    With a mask (1, 1, H, W) in 0..1 the features are weighted by it and the sum is divided by the
+    mask's area instead of H * W, so a masked Gram describes the texture *inside* the mask at the
+    same scale as an unmasked one.
+    """
+    with torch.autocast(features.device.type, enabled=False):
+        f = features.float()
+        _, c, h, w = f.shape
+        area = float(h * w)
+        if mask is not None:
+            f = f * mask
+            # Weighted second moment: sum(m^2 f f^T) / sum(m^2) keeps a hard 0/1 mask exact.
+            area = float(mask.float().pow(2).sum().clamp_min(1.0))
+        f = f.reshape(c, -1)
+        return (f @ f.t()) / (c * area)
+
+
+def layer_mask(mask: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """A (1, 1, H, W) pixel mask resampled to a feature map's spatial size (area average, so a
+    feature is weighted by how much of its receptive field centre lies inside the mask)."""
+    h, w = like.shape[-2:]
+    if mask.shape[-2:] == (h, w):
+        return mask
+    return F.adaptive_avg_pool2d(mask, (h, w))

@@ -1,0 +1,184 @@
+"""`stylize`: the whole Gatys run, coarse to fine, from numpy images to a `MethodResult`."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from engine import compose
+from engine.cancel import CancelToken, ProgressFn, no_progress
+from engine.contract import GatysParams, Init, Progress, params_to_dict
+from engine.errors import BadImage, BadParameter
+from engine.gatys import runtime
+from engine.gatys.features import ALL_LAYERS, CONTENT_LAYER, STYLE_LAYERS, gram, layer_mask
+from engine.gatys.losses import ContentLoss, StyleLoss, blend_grams
+from engine.gatys.optimise import Objective, Weights, optimise
+from engine.gatys.schedule import Stage, fit, plan, total_cost
+from engine.images import resize_gray, resize_rgb
+from engine.pipeline import MethodResult
+
+log = logging.getLogger(__name__)
+
+# What style_weight = 1 / tv_weight = 1 mean. The losses are normalised (see losses.py), so these
+# are the trade-off itself: style is STYLE_UNIT times as important as keeping the photo's structure.
+STYLE_UNIT = 10.0
+TV_UNIT = 2.0
+
+
+def _tensor(rgb: np.ndarray, device: torch.device) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(rgb, dtype=np.float32)).permute(2, 0, 1)[
+        None].to(device)
+
+
+def _check_inputs(content: np.ndarray, styles: Sequence[np.ndarray],
+                  weights: Sequence[float]) -> list[float]:
+    for what, img in [("content", content), *[(f"style {i + 1}", s) for i, s in
+                                              enumerate(styles)]]:
+        if img.ndim != 3 or img.shape[2] != 3 or min(img.shape[:2]) < 1:
+            raise BadImage(f"The {what} image must be RGB (H, W, 3), got shape {img.shape}.")
+    if not styles:
+        raise BadImage("Gatys style transfer needs at least one style image.")
+    if weights and len(weights) != len(styles):
+        raise BadParameter(f"style_weights: {len(weights)} weights given for {len(styles)} "
+                           "style images.")
+    weights = list(weights) if weights else [1.0] * len(styles)
+    if sum(weights) <= 0:
+        raise BadParameter("style_weights: at least one weight must be above 0.")
+    return weights
+
+
+def _targets(net, content_t: torch.Tensor, styles: Sequence[np.ndarray], weights: list[float],
+             stage: Stage, params: GatysParams, mask_t: torch.Tensor | None,
+             dtype: torch.dtype | None, device: torch.device
+             ) -> tuple[ContentLoss, dict[str, StyleLoss]]:
+    """Content features and blended style Gram targets at one scale, computed once, no grad."""
+    def features(x: torch.Tensor) -> dict[str, torch.Tensor]:
+        ctx = torch.autocast(device.type, dtype=dtype) if dtype else torch.autocast(
+            device.type, enabled=False)
+        with torch.no_grad(), ctx:
+            if device.type == "cpu":
+                x = x.contiguous(memory_format=torch.channels_last)
+            return {k: v.float() for k, v in net(x, ALL_LAYERS).items()}
+
+    fc = features(content_t)
+    style_grams: dict[str, list[torch.Tensor]] = {k: [] for k in STYLE_LAYERS}
+    for rgb in styles:
+        # The painting is scaled relative to the output, so style_scale sets brush-stroke size.
+        side = max(16, round(max(stage.width, stage.height) * params.style_scale))
+        sw, sh = fit((rgb.shape[1], rgb.shape[0]), side)
+        fs = features(_tensor(resize_rgb(rgb, (sw, sh)), device))
+        for k in STYLE_LAYERS:
+            style_grams[k].append(gram(fs[k]))
+        del fs
+    style_losses = {}
+    for k in STYLE_LAYERS:
+        target = blend_grams(style_grams[k], weights)
+        m = layer_mask(mask_t, fc[k]) if mask_t is not None else None
+        style_losses[k] = StyleLoss(target, gram(fc[k], m), mask_t)
+    return ContentLoss(fc[CONTENT_LAYER]), style_losses
+
+
+def _initial(params: GatysParams, content_t: torch.Tensor, styles: Sequence[np.ndarray],
+             device: torch.device) -> torch.Tensor:
+    if params.init is Init.CONTENT:
+        return content_t.clone()
+    h, w = content_t.shape[-2:]
+    if params.init is Init.STYLE:
+        return _tensor(resize_rgb(styles[0], (w, h)), device)
+    gen = torch.Generator(device="cpu").manual_seed(params.seed)
+    # Mid-grey plus moderate noise: pure uniform noise takes many iterations to lose its grain.
+    noise = 0.5 + 0.15 * torch.randn((1, 3, h, w), generator=gen)
+    return noise.clamp_(0.0, 1.0).to(device)
+
+
+def stylize(
+    content_rgb: np.ndarray,
+    styles_rgb: Sequence[np.ndarray],
+    params: GatysParams,
+    *,
+    style_weights: Sequence[float] = (),
+    mask: np.ndarray | None = None,
+    progress: ProgressFn = no_progress,
+    cancel: CancelToken | None = None,
+) -> MethodResult:
+    """Gatys et al. style transfer; returns the image with longest side `params.size`."""
+    cancel = cancel or CancelToken()
+    weights = _check_inputs(content_rgb, styles_rgb, style_weights)
+    t0 = time.perf_counter()
+    torch.manual_seed(params.seed)
+    runtime.use_all_cores()
+    device = runtime.pick_device(params.device)
+    dtype = runtime.autocast_dtype(device)
+    net = runtime.backbone(params.pooling, str(device))
+
+    content_wh = (content_rgb.shape[1], content_rgb.shape[0])
+    styles = list(styles_rgb)
+    if params.keep_colors:
+        # Optimise against grey paintings with the photo's brightness range, so the optimiser
+        # spends nothing on the palette, then put the photo's chroma back (Gatys et al. 2016).
+        styles = [compose.match_luminance(s, content_rgb) for s in styles]
+    stages = plan(content_wh, params)
+    budget = total_cost(stages)
+    done_cost = 0.0
+    w = Weights(params.content_weight, params.style_weight * STYLE_UNIT,
+                params.tv_weight * TV_UNIT)
+    image: torch.Tensor | None = None
+    objective: Objective | None = None
+    total_iters = sum(s.iterations for s in stages)
+    iteration_base = 0
+
+    for index, stage in enumerate(stages):
+        cancel.raise_if_cancelled()
+        size = (stage.width, stage.height)
+        content_t = _tensor(resize_rgb(content_rgb, size), device)
+        mask_t = None
+        if mask is not None:
+            mask_t = _tensor(resize_gray(mask, size)[..., None], device)
+        content_loss, style_losses = _targets(net, content_t, styles, weights, stage, params,
+                                              mask_t, dtype, device)
+        objective = Objective(net, content_loss, style_losses, w, dtype)
+        if image is None:
+            image = _initial(params, content_t, styles, device)
+        else:
+            image = F.interpolate(image, size=(stage.height, stage.width), mode="bilinear",
+                                  align_corners=False).clamp_(0.0, 1.0)
+        image = image.detach().clone()
+        del content_t
+        stage_text = f"scale {index + 1}/{len(stages)} ({stage.width}x{stage.height})"
+
+        def report(i: int, losses: dict[str, float], stage=stage, base=iteration_base,
+                   text=stage_text, before=done_cost) -> None:
+            fraction = min(1.0, (before + stage.cost * i / stage.iterations) / budget)
+            elapsed = time.perf_counter() - t0
+            eta = elapsed * (1.0 - fraction) / fraction if fraction > 0 else None
+            progress(Progress(fraction=fraction, stage=text, iteration=base + i,
+                              total_iterations=total_iters, loss=losses.get("total"), eta_s=eta))
+
+        image = optimise(image, objective, stage.iterations, params.optimizer, report, cancel)
+        done_cost += stage.cost
+        iteration_base += stage.iterations
+
+    assert image is not None and objective is not None
+    with torch.no_grad():
+        objective(image)  # the losses of the image actually returned
+    final = objective.last
+    rgb = image[0].permute(1, 2, 0).float().cpu().numpy()
+    if params.keep_colors:
+        rgb = compose.keep_colors(rgb, resize_rgb(content_rgb, (rgb.shape[1], rgb.shape[0])))
+    info = {
+        "device": str(device),
+        "precision": str(dtype).replace("torch.", "") if dtype else "float32",
+        "iterations": total_iters,
+        "scales": [[s.width, s.height, s.iterations] for s in stages],
+        "content_loss": final["content"],
+        "style_loss": final["style"],
+        "tv_loss": final["tv"],
+        "optimise_seconds": round(time.perf_counter() - t0, 3),
+        "params": params_to_dict(params),
+    }
+    return MethodResult(np.clip(rgb, 0.0, 1.0).astype(np.float32), info)
