@@ -1,0 +1,212 @@
+"""`python -m engine stylize CONTENT -s STYLE [-s STYLE ...] -o OUT [options]`.
+
+Gatys optimisation by default; with `-m/--model MODEL` a fast network instead. Flags come from the
+contract (`engine.cli_args`), so they match the server's parameters one for one. Every bad input
+ends in one line on stderr and exit code 2, before any output file is created.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from engine.cli_args import add_param_flags, params_from_args
+from engine.contract import (
+    FastParams,
+    GatysParams,
+    JobRequest,
+    Method,
+    ParamError,
+    Progress,
+    params_to_dict,
+)
+from engine.errors import BadImage, Cancelled, EngineError
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+PROG = "python -m engine stylize"
+# FastParams flags that share a name with a Gatys flag: one flag serves both methods.
+SHARED = ("strength", "keep_colors", "device")
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (and unknown flags are caught here, not by the
+    top-level parser, which would print the whole usage block)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"{PROG}: error: {message} (see --help)\n")
+        raise SystemExit(EXIT_BAD_INPUT)
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        ns, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error("unrecognized arguments: " + " ".join(extras))
+        return ns, extras
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "stylize", help="repaint a photo in the style of one or more paintings",
+        description="Gatys neural style transfer (or a fast network with -m).")
+    p.__class__ = _OneLineParser
+    p.add_argument("content", help="the photo (any format Pillow reads)")
+    p.add_argument("-s", "--style", action="append", default=[], metavar="STYLE",
+                   help="a style image (repeat for several; blend with --style-weights)")
+    p.add_argument("-o", "--output", required=True, help="output image (.png, .jpg, .tif, .webp)")
+    p.add_argument("--mask", help="8-bit mask image: style only where it is white")
+    p.add_argument("-m", "--model", help="use this installed fast network instead of Gatys "
+                                         "optimisation (see `python -m engine models`)")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object describing the result on stdout")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    g = p.add_argument_group("Gatys options")
+    add_param_flags(g, GatysParams)
+    f = p.add_argument_group("fast network options (with -m)")
+    add_param_flags(f, FastParams, skip=("model", *SHARED))
+
+
+class _Bar:
+    """A one-line progress bar on a terminal: stage, iteration, loss, ETA."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.last = 0.0
+
+    def __call__(self, e: Progress) -> None:
+        now = time.monotonic()
+        if not self.enabled or (now - self.last < 0.2 and e.fraction < 1.0):
+            return
+        self.last = now
+        filled = int(round(24 * e.fraction))
+        bar = "#" * filled + "-" * (24 - filled)
+        parts = [f"[{bar}] {100 * e.fraction:5.1f}%", e.stage]
+        if e.total_iterations:
+            parts.append(f"it {e.iteration}/{e.total_iterations}")
+        if e.loss is not None:
+            parts.append(f"loss {e.loss:.4g}")
+        if e.eta_s is not None:
+            parts.append(f"ETA {int(e.eta_s) // 60}:{int(e.eta_s) % 60:02d}")
+        sys.stderr.write("\r" + "  ".join(parts) + "\033[K")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\n")
+
+
+def _check_output(path: str) -> None:
+    """Fail before hours of work, not after: the folder must exist and the suffix be known."""
+    from PIL import Image
+
+    out = Path(path)
+    if out.suffix.lower() not in Image.registered_extensions():
+        raise BadImage(f"Cannot tell the output format from {path!r}; use .png, .jpg, .tif "
+                       "or .webp.")
+    folder = out.parent if str(out.parent) else Path(".")
+    if not folder.is_dir():
+        raise BadImage(f"Output folder does not exist: {str(folder)!r}")
+    if not os.access(folder, os.W_OK):
+        raise BadImage(f"Output folder is not writable: {str(folder)!r}")
+    if out.is_dir():
+        raise BadImage(f"Output {path!r} is a folder.")
+
+
+def _request(args: argparse.Namespace) -> JobRequest:
+    if args.model is None:
+        bad = [f"--{n.replace('_', '-')}" for n in ("tile",) if getattr(args, n) is not None]
+        if bad:
+            raise ParamError(bad[0][2:], "only applies to fast networks (-m MODEL)")
+        if not args.style:
+            raise ParamError("style", "give at least one style image with -s STYLE "
+                                      "(or a fast network with -m MODEL)")
+        params = params_from_args(GatysParams, args)
+        return JobRequest(Method.GATYS, params, style_weights=params.style_weights)
+    gatys_only = [f.name for f in dataclasses.fields(GatysParams)
+                  if f.name not in SHARED and getattr(args, f.name, None) is not None]
+    if gatys_only:
+        raise ParamError(gatys_only[0], "only applies to Gatys optimisation, not to -m MODEL")
+    if args.style:
+        raise ParamError("style", "a fast network has its style built in; drop -s or -m")
+    given = {n: getattr(args, n) for n in (*SHARED, "tile") if getattr(args, n) is not None}
+    from engine.contract import params_from_dict
+
+    return JobRequest(Method.FAST, params_from_dict(FastParams, {"model": args.model, **given}))
+
+
+def _stylize(args: argparse.Namespace) -> dict[str, Any]:
+    import numpy as np
+
+    from engine import pipeline
+    from engine.cancel import CancelToken
+    from engine.images import decode_mask, load_picture, save_picture
+
+    request = _request(args)
+    _check_output(args.output)
+    content = load_picture(args.content, "Content image")
+    styles = [load_picture(s, "Style image") for s in args.style]
+    mask = None
+    if args.mask:
+        try:
+            data = Path(args.mask).read_bytes()
+        except OSError as exc:
+            raise BadImage(f"Mask {args.mask!r} cannot be read ({exc.strerror}).") from None
+        mask = decode_mask(data, content.size)
+    bar = _Bar(enabled=not args.quiet and sys.stderr.isatty())
+    cancel = CancelToken()
+    try:
+        picture, info = pipeline.run(request, content, styles, mask, progress=bar, cancel=cancel)
+    finally:
+        bar.close()
+    save_picture(picture, args.output)
+    params = params_to_dict(request.params)
+    out = {
+        "output": str(Path(args.output).resolve()),
+        "method": request.method.value,
+        "width": info["width"],
+        "height": info["height"],
+        "device": info.get("device"),
+        "seconds": info["seconds"],
+        "iterations": info.get("iterations", 0),
+        "content_loss": info.get("content_loss"),
+        "style_loss": info.get("style_loss"),
+        "params": params,
+        "content": str(Path(args.content).resolve()),
+        "styles": [str(Path(s).resolve()) for s in args.style],
+        "mask": str(Path(args.mask).resolve()) if args.mask else None,
+    }
+    for key in ("precision", "scales", "tv_loss", "model"):
+        if key in info:
+            out[key] = info[key]
+    return {k: (v.item() if isinstance(v, np.generic) else v) for k, v in out.items()}
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        result = _stylize(args)
+    except ParamError as exc:
+        sys.stderr.write(f"{PROG}: error: --{exc.name.replace('_', '-')}: "
+                         f"{str(exc).split(': ', 1)[-1]}\n")
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        sys.stderr.write(f"{PROG}: interrupted; no output written\n")
+        return EXIT_INTERRUPTED
+    except Cancelled:
+        sys.stderr.write(f"{PROG}: cancelled; no output written\n")
+        return EXIT_INTERRUPTED
+    except EngineError as exc:
+        sys.stderr.write(f"{PROG}: error: {exc.message}\n")
+        return EXIT_BAD_INPUT
+    except MemoryError:
+        sys.stderr.write(f"{PROG}: error: out of memory; try a smaller --size\n")
+        return EXIT_FAILED
+    if args.json:
+        sys.stdout.write(json.dumps(result) + "\n")
+    elif not args.quiet:
+        sys.stderr.write(f"wrote {result['output']} ({result['width']}x{result['height']}, "
+                         f"{result['seconds']:.1f} s)\n")
+    return EXIT_OK
