@@ -117,6 +117,12 @@ def run(args: argparse.Namespace) -> int:
                          "(`python -m engine doctor` checks.)\n")
         return 1
     port = sock.getsockname()[1]
+    # Probe devices and import the engine now: the plug-in's first health check and first job
+    # must not wait for torch to load (seconds on a busy machine).
+    from engine import pipeline  # noqa: F401
+    from engine.server import health
+
+    health.describe()
     app = create_app(settings, token)
     server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False,
                                            timeout_graceful_shutdown=5))
