@@ -137,7 +137,54 @@ def test_gatys_job_completes_with_rising_progress(client, content_png, style_png
     progress = [s["progress"] for s in seen]
     assert progress == sorted(progress) and progress[-1] == 1.0
     assert any(0.0 < p < 1.0 for p in progress), progress  # it moved, not 0 then done
+    assert any(s["eta_s"] is not None for s in seen if s["state"] == "running")
+    assert all(s["stage"] for s in seen)
     assert final["info"]["method"] == "gatys"
+
+
+def test_gatys_two_styles_with_blend_weights(client, content_png, style_png) -> None:
+    second = photo_png(nst_client, (48, 64), CONTENT)
+    _, final, _, (w, h, _c, _p) = _run(client, GATYS_TINY, content_png,
+                                       styles=[style_png, second], style_weights=[1.0, 3.0])
+    assert final["state"] == "done" and (w, h) == (64, 48)
+
+
+def test_mask_and_alpha_survive_the_round_trip(client) -> None:
+    """Where the mask is black the original shows through; the content's alpha is carried."""
+    w, h = 64, 48
+    rgba = bytearray(rgba_pixels(CONTENT, (w, h)))
+    for i in range(3, len(rgba), 4):
+        rgba[i] = 255 if (i // 4) % w < 48 else 128  # right quarter half transparent
+    content = nst_client.png_encode(w, h, bytes(rgba), 4)
+    mask = nst_client.png_encode(w, h, bytes(0 if x < w // 2 else 255 for _y in range(h)
+                                             for x in range(w)), 1)
+    job_id = client.submit(FAST, content, mask_png=mask)
+    client.wait(job_id, poll=0.02)
+    rw, rh, channels, out = nst_client.png_decode(client.result(job_id))
+    assert (rw, rh, channels) == (w, h, 4)
+    left = [abs(out[(y * w + x) * 4 + c] - rgba[(y * w + x) * 4 + c])
+            for y in range(h) for x in range(0, w // 2 - 2) for c in range(3)]
+    right = [abs(out[(y * w + x) * 4 + c] - rgba[(y * w + x) * 4 + c])
+             for y in range(h) for x in range(w // 2 + 2, w) for c in range(3)]
+    assert max(left) <= 2  # untouched (rounding only)
+    assert sum(right) / len(right) > 5  # styled
+    alpha = [out[i] for i in range(3, len(out), 4)]
+    assert alpha == [rgba[i] for i in range(3, len(rgba), 4)]
+
+
+def test_unpolled_job_is_cancelled_unless_keep_alive(content_png, style_png) -> None:
+    """A client that goes away (GIMP closed) must not leave a job running forever."""
+    settings = ServerSettings(abandon_after_s=1.0)
+    with ServerThread(create_app(settings, TOKEN)) as srv:
+        c = nst_client.Client(srv.url, TOKEN)
+        kept = c.submit(dict(GATYS_LONG, keep_alive=True), content_png, styles=[style_png])
+        dropped = c.submit(GATYS_LONG, content_png, styles=[style_png])
+        time.sleep(2.5)  # nobody polls
+        st = c.status(dropped)
+        assert st["state"] == "cancelled" and "stopped asking" in st["error"]["message"]
+        assert c.status(kept)["state"] == "running"
+        c.cancel(kept)
+        assert _wait_state(c, kept, {"cancelled"})["state"] == "cancelled"
 
 
 def test_cancel_running_job_frees_the_worker(client, content_png, style_png) -> None:
