@@ -1,0 +1,107 @@
+"""Gram matrices, losses and the coarse-to-fine plan against values worked out by hand."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from engine.contract import GatysParams, Quality
+from engine.gatys.features import gram, layer_mask
+from engine.gatys.losses import ContentLoss, StyleLoss, TVLoss, blend_grams
+from engine.gatys.schedule import FINE_ITERATIONS, MIN_SIDE, plan
+
+# Two channels, one row, two pixels: channel 0 = (1, 2), channel 1 = (3, 4).
+F2 = torch.tensor([[[[1.0, 2.0]], [[3.0, 4.0]]]])
+
+
+def test_gram_by_hand() -> None:
+    # F F^T = [[1+4, 3+8], [3+8, 9+16]], divided by C*H*W = 2*1*2 = 4.
+    expected = torch.tensor([[1.25, 2.75], [2.75, 6.25]])
+    assert torch.allclose(gram(F2), expected)
+
+
+def test_masked_gram_by_hand() -> None:
+    mask = torch.tensor([[[[1.0, 0.0]]]])
+    # Only the first pixel counts: [[1, 3], [3, 9]] / (C * mask area = 2 * 1).
+    assert torch.allclose(gram(F2, mask), torch.tensor([[0.5, 1.5], [1.5, 4.5]]))
+    # An all-ones mask is the plain Gram.
+    assert torch.allclose(gram(F2, torch.ones(1, 1, 1, 2)), gram(F2))
+
+
+def test_gram_is_fp32_under_bf16_input() -> None:
+    g = gram(F2.to(torch.bfloat16))
+    assert g.dtype == torch.float32
+
+
+def test_layer_mask_area_average() -> None:
+    mask = torch.tensor([[[[1.0, 1.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0]]]])
+    small = layer_mask(mask, torch.zeros(1, 5, 1, 2))
+    assert torch.allclose(small, torch.tensor([[[[0.75, 0.0]]]]))
+
+
+def test_content_loss_by_hand() -> None:
+    loss = ContentLoss(torch.tensor([[[[1.0, 2.0]]]]))
+    # mean((2-1)^2, (4-2)^2) = 2.5; unit mean(1, 4) = 2.5.
+    assert loss(torch.tensor([[[[2.0, 4.0]]]])).item() == pytest.approx(1.0)
+    assert loss(torch.tensor([[[[1.0, 2.0]]]])).item() == pytest.approx(0.0)
+    assert "target" in dict(loss.named_buffers())
+
+
+def test_style_loss_units() -> None:
+    style_f = torch.tensor([[[[0.0, 2.0]], [[1.0, 1.0]]]])
+    target, reference = gram(style_f), gram(F2)
+    loss = StyleLoss(target, reference)
+    assert loss(F2).item() == pytest.approx(1.0)  # the photo itself: 1 by definition
+    assert loss(style_f).item() == pytest.approx(0.0, abs=1e-7)  # Gram matched
+    # By hand: target = [[1, 0.5], [0.5, 0.5]]; features 2*style_f give 4*target.
+    diff = (3 * target).pow(2).mean() / (reference - target).pow(2).mean()
+    assert loss(2 * style_f).item() == pytest.approx(diff.item())
+    assert "target" in dict(loss.named_buffers())
+
+
+def test_style_loss_when_photo_already_matches() -> None:
+    g = gram(F2)
+    loss = StyleLoss(g, g)  # unit would be 0: falls back to a fraction of the target's energy
+    value = loss(2 * F2).item()
+    assert value == pytest.approx((3 * g).pow(2).mean().item() / (1e-3 * g.pow(2).mean().item()),
+                                  rel=1e-4)
+
+
+def test_masked_style_loss_ignores_outside() -> None:
+    mask = torch.tensor([[[[1.0, 0.0]]]])
+    target = gram(F2, mask)
+    loss = StyleLoss(target, gram(torch.zeros_like(F2), mask), mask)
+    changed = F2.clone()
+    changed[..., 1] = 100.0  # outside the mask: no effect
+    assert loss(changed).item() == pytest.approx(0.0, abs=1e-7)
+
+
+def test_tv_loss_by_hand() -> None:
+    img = torch.tensor([[[[0.0, 1.0], [1.0, 1.0]]]])
+    # horizontal diffs (1, 0) -> 0.5; vertical (1, 0) -> 0.5
+    assert TVLoss()(img).item() == pytest.approx(1.0)
+    assert TVLoss()(torch.full((1, 3, 4, 4), 0.3)).item() == 0.0
+
+
+def test_blend_grams_weighted_mean() -> None:
+    a, b = torch.eye(2), torch.ones(2, 2)
+    assert torch.allclose(blend_grams([a, b], [1.0, 3.0]), 0.25 * a + 0.75 * b)
+    assert torch.allclose(blend_grams([a, b], [2.0, 0.0]), a)
+
+
+def test_plan_coarse_to_fine() -> None:
+    stages = plan((600, 400), GatysParams(size=512))
+    assert [max(s.width, s.height) for s in stages] == [128, 256, 512]
+    assert stages[-1].iterations == FINE_ITERATIONS[Quality.NORMAL]
+    assert stages[0].iterations > stages[-1].iterations  # most iterations where they are cheap
+    assert (stages[-1].width, stages[-1].height) == (512, 341)
+
+
+def test_plan_options() -> None:
+    single = plan((300, 300), GatysParams(size=512, multiscale=False, iterations=7))
+    assert [(s.width, s.iterations) for s in single] == [(512, 7)]
+    small = plan((300, 300), GatysParams(size=MIN_SIDE))
+    assert len(small) == 1
+    high = plan((300, 300), GatysParams(quality=Quality.HIGH))
+    draft = plan((300, 300), GatysParams(quality=Quality.DRAFT))
+    assert sum(s.cost for s in high) > sum(s.cost for s in draft)
