@@ -28,6 +28,7 @@ from engine.images import decode_mask, decode_picture
 from engine.server.jobs import JobInput
 
 MAX_STYLES = 16
+DRAIN_LIMIT = 64 * 1024 * 1024  # over-limit bodies up to this much more are read and discarded
 # Decoding a large upload to validate it allocates ~12 bytes per pixel; two at a time bounds that.
 _DECODE_SLOTS = threading.BoundedSemaphore(2)
 
@@ -50,6 +51,11 @@ async def _read_body(request: Request, limit: int) -> bytes:
         except ValueError:
             raise BadRequest("Content-Length is not a number.") from None
         if size > limit:
+            if size <= limit + DRAIN_LIMIT:
+                # Read and discard: a client still sending when the connection closes sees a
+                # reset instead of this 413 and its message.
+                async for _chunk in request.stream():
+                    pass
             raise ImageTooLarge(_too_large(size, limit))
     chunks, total = [], 0
     async for chunk in request.stream():
