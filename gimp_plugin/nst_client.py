@@ -17,7 +17,8 @@ API (stable; the plug-ins depend on it):
             style_weights (if given) become request_dict["style_weights"].
         .status(job_id) -> dict  {"state", "progress", "stage", "eta_s", "error", "info"}
         .result(job_id) -> PNG bytes (exactly the content's size)
-        .cancel(job_id) -> status dict
+        .cancel(job_id) -> status dict (a queued or running job is cancelled; a finished one is
+            dropped from the engine, result included)
         .wait(job_id, on_progress=None, poll=0.25) -> final status dict of a done job.
             on_progress(status) is called after every poll; returning False (not None) cancels
             the job and raises EngineError('cancelled'). A failed job raises EngineError with the
@@ -439,15 +440,16 @@ def _read_token(path):
 
 def _start_engine(command, log_file):
     log = open(log_file, "ab") if log_file else open(os.devnull, "wb")
-    kwargs = {"stdin": open(os.devnull, "rb"), "stdout": log, "stderr": subprocess.STDOUT,
-              "close_fds": True}
+    kwargs = {"stdin": open(os.devnull, "rb"), "stdout": log, "stderr": subprocess.STDOUT}
     if os.name == "nt":
-        # DETACHED_PROCESS | CREATE_NEW_PROCESS_GROUP: the engine outlives the plug-in.
+        # DETACHED_PROCESS | CREATE_NEW_PROCESS_GROUP: the engine outlives the plug-in. (Python
+        # 2.7 on Windows refuses close_fds together with redirected handles.)
         kwargs["creationflags"] = 0x00000008 | 0x00000200
     else:
+        kwargs["close_fds"] = True  # GIMP's pipes to the plug-in must not leak into the engine
         kwargs["preexec_fn"] = os.setsid  # own session: GIMP closing the plug-in leaves it running
     try:
-        return subprocess.Popen(list(command), **kwargs)
+        return subprocess.Popen([_native(arg) for arg in command], **kwargs)
     except (OSError, ValueError) as exc:
         raise EngineError("engine_start_failed", "Could not start the style engine with %s (%s). "
                           "Run install.py again." % (" ".join(command), exc))

@@ -367,3 +367,48 @@ def test_client_module_is_python2_syntax_clean() -> None:
                            "-t=2.7-", "-t=3.8-", str(PLUGIN_DIR / "nst_client.py")],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+PY2_START = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import nst_client
+config = nst_client.load_config(sys.argv[2])
+seen = []
+client = nst_client.ensure_engine(config, on_status=seen.append, start_timeout=90)
+print(json.dumps({"api": client.health()["api"], "status": seen}))
+"""
+
+
+@pytest.mark.slow
+def test_python27_starts_the_engine(tmp_path) -> None:
+    """GIMP 2.10's side of the first run: Python 2.7 starts the (Python 3) engine detached."""
+    from test_server_api import _python2
+
+    python2 = _python2()
+    if python2 is None:
+        pytest.skip("no Python 2.7 interpreter here (set NST_PYTHON2)")
+    port = _free_port()
+    token_file = tmp_path / "token"
+    config = tmp_path / "nst_config.json"
+    config.write_text(json.dumps({
+        "version": 1, "engine_url": f"http://127.0.0.1:{port}", "token_file": str(token_file),
+        "engine_command": [sys.executable, "-m", "engine", "serve", "--port", str(port),
+                           "--token-file", str(token_file), "--idle-exit", "0.05"],
+        "log_file": str(tmp_path / "engine.log")}))
+    proc = subprocess.run([python2, "-E", "-s", "-S", "-c", PY2_START, str(PLUGIN_DIR),
+                           str(config)], capture_output=True, text=True, timeout=150,
+                          env={"PYTHONPATH": str(ROOT)}, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report == {"api": 1, "status": ["Starting the style engine...",
+                                           "Style engine ready."]}
+    deadline = time.monotonic() + 30  # and it goes away by itself (idle exit)
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        except ConnectionRefusedError:
+            break
+        time.sleep(0.5)
+    else:
+        raise AssertionError("the engine started by Python 2.7 did not exit when idle")
