@@ -10,8 +10,9 @@ nst_client.py), mixing status polls, fast-job submits, cancels and bad inputs (c
 unknown model, out-of-range parameter, wrong token, a header claiming 100000x100000).
 
 Prints: requests by kind, errors by kind and code, p50/p95/max latency of status calls, the
-server's RSS after a warm-up job and after the load (plus after the queue drained), and jobs
-lost: accepted jobs that vanished (404) or never reached a final state. That must be 0.
+server's RSS after a warm-up job and after each load round (and once its queue drained), and
+jobs lost: accepted jobs that vanished (404) or never reached a final state. That must be 0.
+Exit status 0 only when nothing was lost, no error was unexpected and >= 200 requests were made.
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ class Stats:
         self.submitted: list[str] = []
         # DELETE on a finished job drops it (API v1), so later 404s for these are expected.
         self.deleted: set[str] = set()
+        self.final: dict[str, str] = {}
 
     def count(self, kind: str, seconds: float, error: str | None = None) -> None:
         with self.lock:
@@ -103,7 +105,7 @@ def _worker(seed: int, url: str, token: str, stats: Stats, stop_at: float, max_r
     while time.monotonic() < stop_at and stats.total < max_requests:
         roll = rng.random()
         with stats.lock:
-            known = list(stats.submitted)
+            known = [j for j in stats.submitted if j not in stats.deleted]
         job = rng.choice(known) if known else None
         t0 = time.perf_counter()
         try:
@@ -137,29 +139,34 @@ def _worker(seed: int, url: str, token: str, stats: Stats, stop_at: float, max_r
                         + ("" if expected else " UNEXPECTED"))
 
 
-def _drain(url: str, token: str, jobs: list[str], deleted: set[str],
-           timeout: float) -> dict[str, int]:
-    """Wait until every accepted job is final; count the states (and the lost ones)."""
+def _drain(url: str, token: str, stats: Stats, timeout: float) -> None:
+    """Wait until every accepted job is final and record its state; then delete them all, as a
+    client does once it has its result, so RSS is compared without retained results."""
     client = nst_client.Client(url, token, timeout=30)
-    final: dict[str, str] = {}
     deadline = time.monotonic() + timeout
-    while len(final) < len(jobs) and time.monotonic() < deadline:
-        for job in jobs:
-            if job in final:
-                continue
+    pending = [j for j in stats.submitted if j not in stats.final]
+    while pending and time.monotonic() < deadline:
+        for job in pending:
             try:
                 state = client.status(job)["state"]
             except nst_client.EngineError as exc:
                 if exc.http_status == 404:
-                    state = "deleted by the load" if job in deleted else "LOST(404)"
+                    state = "deleted by the load" if job in stats.deleted else "LOST(404)"
                 else:
                     state = f"error:{exc.code}"
             if state not in ("queued", "running"):
-                final[job] = state
+                stats.final[job] = state
+        pending = [j for j in pending if j not in stats.final]
         time.sleep(0.2)
-    counts = collections.Counter(final.values())
-    counts["LOST(never finished)"] = len(jobs) - len(final)
-    return dict(counts)
+    for job in pending:
+        stats.final[job] = "LOST(never finished)"
+    for job, state in stats.final.items():
+        if job not in stats.deleted and not state.startswith("LOST"):
+            stats.deleted.add(job)
+            try:
+                client.cancel(job)
+            except nst_client.EngineError:
+                pass
 
 
 def _rss_mb(pid: int) -> float:
@@ -194,7 +201,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--threads", type=int, default=6)
     ap.add_argument("--seconds", type=float, default=20.0, help="load duration (bounded)")
-    ap.add_argument("--max-requests", type=int, default=1500, help="stop after this many")
+    ap.add_argument("--max-requests", type=int, default=1000,
+                    help="stop a round after this many requests")
+    ap.add_argument("--rounds", type=int, default=3, help="load rounds (RSS after each)")
     ap.add_argument("--url", help="load a running engine instead of starting one")
     ap.add_argument("--token-file")
     ap.add_argument("--pid", type=int, help="the running engine's process id (for RSS)")
@@ -202,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     args.seconds = min(args.seconds, 300.0)
     args.threads = max(1, min(args.threads, 32))
+    args.rounds = max(1, min(args.rounds, 10))
 
     proc = None
     tmp = tempfile.TemporaryDirectory(prefix="nst-load-")
@@ -222,22 +232,27 @@ def main(argv: list[str] | None = None) -> int:
         content = _content_png()
         warm = client.submit({"method": "fast", "params": {"model": FAST_MODEL}}, content)
         client.wait(warm, poll=0.05)  # libraries and the model session loaded before measuring
-        rss_before = _rss_mb(pid)
+        rss_before = round(_rss_mb(pid), 1)
 
         stats = Stats()
-        stop_at = time.monotonic() + args.seconds
+        rss_rounds = []
         t0 = time.monotonic()
-        threads = [threading.Thread(target=_worker, args=(i, url, token, stats, stop_at,
-                                                          args.max_requests, content))
-                   for i in range(args.threads)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        # Several rounds: memory that grows per request shows as a rise from round to round,
+        # while one-time growth (caches, allocator pools) only shows in the first.
+        for _round in range(args.rounds):
+            stop_at = time.monotonic() + args.seconds
+            budget = stats.total + args.max_requests
+            threads = [threading.Thread(target=_worker, args=(
+                i + 100 * _round, url, token, stats, stop_at, budget, content))
+                for i in range(args.threads)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            rss_after_load = _rss_mb(pid)
+            _drain(url, token, stats, timeout=120)
+            rss_rounds.append((round(rss_after_load, 1), round(_rss_mb(pid), 1)))
         elapsed = time.monotonic() - t0
-        rss_after_load = _rss_mb(pid)
-        states = _drain(url, token, stats.submitted, stats.deleted, timeout=120)
-        rss_after_drain = _rss_mb(pid)
         health = client.health()
     finally:
         if proc is not None:
@@ -245,6 +260,7 @@ def main(argv: list[str] | None = None) -> int:
             proc.wait(15)
         tmp.cleanup()
 
+    states = dict(collections.Counter(stats.final.values()))
     lat = sorted(stats.status_latency)
     lost = sum(v for k, v in states.items() if k.startswith("LOST"))
     summary = {
@@ -258,8 +274,8 @@ def main(argv: list[str] | None = None) -> int:
             "p50": round(statistics.median(lat) * 1000, 2) if lat else None,
             "p95": round(lat[int(0.95 * (len(lat) - 1))] * 1000, 2) if lat else None,
             "max": round(lat[-1] * 1000, 2) if lat else None},
-        "rss_mb": {"before": round(rss_before, 1), "after_load": round(rss_after_load, 1),
-                   "after_drain": round(rss_after_drain, 1)},
+        "rss_mb": {"before": round(rss_before, 1),
+                   "rounds_after_load_and_drain": rss_rounds},
         "jobs": {"accepted": len(stats.submitted), "final_states": states, "lost": lost},
         "health_after": {"api": health["api"], "queue": health["queue"]},
     }
@@ -271,9 +287,11 @@ def main(argv: list[str] | None = None) -> int:
     s = summary["status_latency_ms"]
     print(f"status latency  p50 {s['p50']} ms, p95 {s['p95']} ms, max {s['max']} ms "
           f"(n={s['n']})")
-    r = summary["rss_mb"]
-    print(f"server RSS      {r['before']} MB before, {r['after_load']} MB after load, "
-          f"{r['after_drain']} MB after drain ({r['after_drain'] - r['before']:+.1f} MB)")
+    rounds = "; ".join(f"round {i + 1}: {a} MB after load, {d} MB drained"
+                       for i, (a, d) in enumerate(rss_rounds))
+    print(f"server RSS      {rss_before} MB after warm-up; {rounds} "
+          f"({rss_rounds[-1][1] - rss_before:+.1f} MB overall, "
+          f"{rss_rounds[-1][1] - rss_rounds[0][1]:+.1f} MB after round 1)")
     print(f"jobs            {summary['jobs']['accepted']} accepted, final states "
           f"{summary['jobs']['final_states']}, lost {lost}")
     print(f"health after    {summary['health_after']}")

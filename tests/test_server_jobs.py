@@ -212,3 +212,14 @@ def test_unknown_job_and_close_cancels_everything(make_queue) -> None:
     assert time.monotonic() - t0 < 2.0
     assert q.status(a.id).state is JobState.CANCELLED
     assert q.status(b.id).state is JobState.CANCELLED
+
+
+def test_collected_result_is_dropped_sooner(make_queue) -> None:
+    q = make_queue(Script(steps=1, step_s=0.0), result_ttl_s=60, fetched_ttl_s=0.3)
+    fetched, left = q.submit(_input(), "cpu"), q.submit(_input(), "cpu")
+    _wait_state(q, left.id, {JobState.DONE})
+    assert q.fetch_result(fetched.id) == b"result"
+    time.sleep(1.2)
+    with pytest.raises(JobNotFound):
+        q.status(fetched.id)
+    assert q.status(left.id).state is JobState.DONE  # not collected: kept for the full TTL

@@ -24,7 +24,7 @@ from starlette.routing import Route
 
 from engine.cancel import CancelToken, ProgressFn
 from engine.config import ServerSettings
-from engine.contract import ErrorCode, JobState, schema
+from engine.contract import ErrorCode, schema
 from engine.errors import EngineError, UnknownModel
 from engine.server import health
 from engine.server.auth import BearerAuth
@@ -140,13 +140,15 @@ async def get_job(request: Request) -> JSONResponse:
 
 async def get_result(request: Request) -> Response:
     job_id = request.path_params["job_id"]
-    job = request.app.state.queue.get(job_id)
-    if job.state is not JobState.DONE or job.result is None:
+    queue = request.app.state.queue
+    png = queue.fetch_result(job_id)
+    if png is None:
+        job = queue.get(job_id)
         why = f" ({job.error.message})" if job.error else ""
         return error_response(ErrorCode.NOT_READY,
                               f"Job {job_id} is {job.state.value}{why}; its result is only "
                               "available once it is done.")
-    return Response(job.result, media_type="image/png")
+    return Response(png, media_type="image/png")
 
 
 async def delete_job(request: Request) -> JSONResponse:

@@ -4,7 +4,9 @@ The queue knows nothing about HTTP or images: it is given an `execute(job_input,
 callable (the app passes one that decodes the PNGs and calls `engine.pipeline.run`), so tests can
 drive it with a scripted fake and check the event sequence.
 
-Lifetimes: a finished job (and its result bytes) is kept for `result_ttl_s`, then dropped; an
+Lifetimes: a finished job (and its result bytes) is kept for `result_ttl_s`, then dropped (once
+its result has been fetched, for at most `fetched_ttl_s` more: enough for a retry, while a
+busy session's full-size PNGs do not pile up for the whole TTL); an
 unfinished job whose client has not looked at it for `abandon_after_s` is cancelled, unless the
 request asked for `keep_alive` (a script that submits and comes back later).
 """
@@ -71,6 +73,7 @@ class Job:
     finished: float | None = None
     cancel: CancelToken = field(default_factory=CancelToken)
     cancel_reason: str | None = None
+    fetched: float | None = None  # when the result was first downloaded
 
     def status(self) -> JobStatus:
         return JobStatus(id=self.id, state=self.state, progress=round(self.progress, 4),
@@ -80,10 +83,12 @@ class Job:
 
 class JobQueue:
     def __init__(self, execute: Execute, *, max_queued: int = 16, result_ttl_s: float = 600.0,
-                 abandon_after_s: float = 60.0, clock: Callable[[], float] = time.monotonic):
+                 abandon_after_s: float = 60.0, fetched_ttl_s: float = 60.0,
+                 clock: Callable[[], float] = time.monotonic):
         self._execute = execute
         self.max_queued = max_queued
         self.result_ttl_s = result_ttl_s
+        self.fetched_ttl_s = min(fetched_ttl_s, result_ttl_s)
         self.abandon_after_s = abandon_after_s
         self._clock = clock
         self._cond = threading.Condition()
@@ -142,6 +147,15 @@ class JobQueue:
             self._cancel_locked(job, reason)
             return job.status()
 
+    def fetch_result(self, job_id: str) -> bytes | None:
+        """The result PNG of a done job (None before), noting that it has been collected."""
+        with self._cond:
+            job = self.get(job_id)
+            if job.state is JobState.DONE and job.result is not None:
+                job.fetched = job.fetched or self._clock()
+                return job.result
+            return None
+
     def remove(self, job_id: str) -> None:
         """Forget a finished job now (its result is no longer needed)."""
         with self._cond:
@@ -176,7 +190,9 @@ class JobQueue:
         with self._cond:
             for job in list(self._jobs.values()):
                 if job.state.finished:
-                    if job.finished is not None and now - job.finished > self.result_ttl_s:
+                    expired = job.finished is not None and now - job.finished > self.result_ttl_s
+                    collected = job.fetched is not None and now - job.fetched > self.fetched_ttl_s
+                    if expired or collected:
                         del self._jobs[job.id]
                         self.counters["expired"] += 1
                 elif not job.keep_alive and now - job.last_seen > self.abandon_after_s:
