@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""Peak resident memory of a default Gatys run at 1024 px (the issue's limit: 3 GB).
+"""Peak resident memory of a default Gatys run at 1024 px (the issue's limit: 3 GB). The default
+content is square, the worst case for a given longest side.
 
 Runs the project's CLI in a child process and reads the child's peak RSS from the kernel
 (getrusage RUSAGE_CHILDREN, which covers the whole run including model loading).
-Usage: python benchmarks/gatys_memory.py [--size 1024] [CONTENT STYLE] [-- extra stylize flags]
+Usage: python benchmarks/gatys_memory.py [--size 1024] [--content C] [--style S] [stylize flags]
 """
 
 from __future__ import annotations
@@ -24,15 +25,13 @@ SHARED = Path(os.environ.get("NST_SHARED", ROOT.parent / "shared"))
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("content", nargs="?",
-                    default=str(SHARED / "images/content/landscape_lake_sherburne.jpg"))
-    ap.add_argument("style", nargs="?",
+    ap.add_argument("--content",
+                    default=str(SHARED / "images/content/astronaut_portrait.jpg"))
+    ap.add_argument("--style",
                     default=str(SHARED / "images/style/starry_night_vangogh.jpg"))
     ap.add_argument("--size", type=int, default=1024)
     ap.add_argument("--limit-gb", type=float, default=3.0)
-    ap.add_argument("extra", nargs=argparse.REMAINDER, help="more stylize flags after --")
-    a = ap.parse_args()
-    extra = [x for x in a.extra if x != "--"]
+    a, extra = ap.parse_known_args()  # anything else is passed on to `engine stylize`
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "out.png"
         t0 = time.perf_counter()
