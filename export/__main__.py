@@ -36,6 +36,8 @@ def _add_onnx(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--thumbnail-photo", default=None,
                    help="redistributable photo the thumbnail is rendered from")
     p.add_argument("--command", default=None, help="training command recorded in the metadata")
+    p.add_argument("--fp16", action="store_true",
+                   help="also write ID.fp16.onnx, kept only if it matches fp32 (PSNR >= 40 dB)")
 
 
 class _Bar:
@@ -77,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     from export.onnx_export import export_checkpoint
 
     meta = export_checkpoint(args.checkpoint, model_id=args.id, name=args.name, out_dir=args.out,
-                             thumbnail_photo=args.thumbnail_photo, command=args.command)
+                             thumbnail_photo=args.thumbnail_photo, command=args.command,
+                             fp16=args.fp16)
     shown = {k: v for k, v in meta.items() if k != "thumbnail_png_base64"}
     print(json.dumps(shown, indent=2))
     return 0

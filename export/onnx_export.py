@@ -14,6 +14,7 @@ import io
 import json
 import logging
 import os
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -127,6 +128,53 @@ def export_network(net: torch.nn.Module, out_dir: str | os.PathLike[str], *, mod
     return meta
 
 
+class _Half(torch.nn.Module):
+    """float32 in and out, float16 inside: the same pixel contract as the fp32 file."""
+
+    def __init__(self, net: torch.nn.Module):
+        super().__init__()
+        self.net = net.half()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x.half()).float()
+
+
+FP16_MIN_PSNR = 40.0  # dB against the fp32 file on a real photo: below that it is visibly off
+
+
+def fp16_variant(net: TransformerNet, onnx_path: Path, photo_rgb: np.ndarray,
+                 side: int = 512) -> dict[str, Any]:
+    """Write ID.fp16.onnx beside ID.onnx and measure it against the fp32 file on a photo:
+    PSNR, max difference and CPU time for both. The file is kept only at >= FP16_MIN_PSNR."""
+    import copy
+
+    half_path = onnx_path.with_suffix(".fp16.onnx")
+    write_onnx(_Half(copy.deepcopy(net)), half_path)
+    w, h = fit_longest_side((photo_rgb.shape[1], photo_rgb.shape[0]), side)
+    rgb = resize_rgb(photo_rgb, (w - w % STRIDE, h - h % STRIDE))
+    x = np.ascontiguousarray(rgb.transpose(2, 0, 1)[None], dtype=np.float32)
+    timings, outputs = {}, {}
+    for label, path in (("fp32", onnx_path), ("fp16", half_path)):
+        sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        sess.run([OUTPUT], {INPUT: x})  # warm-up
+        t0 = time.perf_counter()
+        outputs[label] = sess.run([OUTPUT], {INPUT: x})[0]
+        timings[label] = round((time.perf_counter() - t0) * 1000, 1)
+    diff = outputs["fp16"] - outputs["fp32"]
+    mse = float(np.mean(diff ** 2))
+    psnr = float("inf") if mse == 0 else 10 * np.log10(1.0 / mse)
+    report = {"file": half_path.name, "psnr_db": round(psnr, 2),
+              "max_abs_diff": float(np.abs(diff).max()), "cpu_ms_fp32": timings["fp32"],
+              "cpu_ms_fp16": timings["fp16"], "measured_on": f"{rgb.shape[1]}x{rgb.shape[0]}"}
+    if psnr >= FP16_MIN_PSNR:
+        report["sha256"] = sha256_file(half_path)
+        report["kept"] = True
+    else:
+        half_path.unlink()
+        report["kept"] = False
+    return report
+
+
 def training_summary(ckpt: dict[str, Any], command: str | None) -> dict[str, Any]:
     s = ckpt["settings"]
     keep = ("size", "style_size", "batch", "lr", "style_weight", "content_weight", "tv_weight",
@@ -146,7 +194,7 @@ def training_summary(ckpt: dict[str, Any], command: str | None) -> dict[str, Any
 
 def export_checkpoint(checkpoint: str | os.PathLike[str], *, model_id: str, name: str,
                       out_dir: str | os.PathLike[str], thumbnail_photo: str | None,
-                      command: str | None = None) -> dict[str, Any]:
+                      command: str | None = None, fp16: bool = False) -> dict[str, Any]:
     ckpt = load_checkpoint(checkpoint)
     net = model_from_checkpoint(ckpt)
     if thumbnail_photo is None:
@@ -155,6 +203,14 @@ def export_checkpoint(checkpoint: str | os.PathLike[str], *, model_id: str, name
     extra = {"architecture": {"family": "johnson2016-instancenorm-resizeconv",
                               **net.config.to_dict()},
              "thumbnail_source": Path(thumbnail_photo).name}
+    if fp16:
+        # Measured before the json is written so the json records the verdict; the fp32 file
+        # is what every engine runs on CPU (see docs/fast.md for the numbers).
+        tmp_dir = Path(out_dir)
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        probe = tmp_dir / f"{model_id}.onnx"
+        write_onnx(net, probe)
+        extra["variants"] = {"fp16": fp16_variant(net, probe, photo)}
     return export_network(net, out_dir, model_id=model_id, name=name, thumbnail_rgb=photo,
                           training=training_summary(ckpt, command), extra=extra)
 

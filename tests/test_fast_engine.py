@@ -182,3 +182,21 @@ def test_zoo_style_fixed_224_model_is_inferred_and_runs(tmp_path):
 def test_cuda_without_cuda_provider_is_a_clear_error(installed):
     with pytest.raises(DeviceUnavailable, match="CUDA"):
         fast.stylize(_rgb(8, 8), FastParams(model="tiny", device=Device.CUDA))
+
+
+def test_fp16_variant_is_not_listed_as_a_model_and_cpu_runs_fp32(tmp_path):
+    import shutil
+
+    write_tiny_model(tmp_path, "v")
+    meta = json.loads((tmp_path / "v.json").read_text())
+    shutil.copy(tmp_path / "v.onnx", tmp_path / "v.fp16.onnx")
+    from export.onnx_export import sha256_file
+
+    meta["variants"] = {"fp16": {"file": "v.fp16.onnx", "kept": True,
+                                 "sha256": sha256_file(tmp_path / "v.fp16.onnx")}}
+    (tmp_path / "v.json").write_text(json.dumps(meta))
+    reg = Registry([tmp_path])
+    models, problems = reg.scan()
+    assert set(models) == {"v"} and not problems
+    sess = fast.session_for(models["v"], FastParams(model="v", device=Device.CPU))
+    assert sess.path.name == "v.onnx"

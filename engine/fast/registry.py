@@ -111,6 +111,8 @@ class Registry:
                 stem = onnx_path.stem
                 if stem in described or stem in models or stem in problems:
                     continue
+                if stem.endswith(".fp16") and stem[: -len(".fp16")] in described:
+                    continue  # a described model's fp16 variant, not a model of its own
                 meta = self._infer(onnx_path)
                 if isinstance(meta, str):
                     problems[stem] = meta

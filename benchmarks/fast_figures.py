@@ -1,0 +1,103 @@
+"""Figures for docs/fast.md: every installed fast model on three redistributable photos (the
+scikit-image ones, CC0 / public domain), and a crop across tile boundaries of a tiled run beside
+the same crop rendered in one piece.
+
+    python benchmarks/fast_figures.py --out docs/fast [--photos DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from engine import fast  # noqa: E402
+from engine.contract import FastParams  # noqa: E402
+from engine.fast import tiling  # noqa: E402
+from engine.images import fit_longest_side, load_picture, resize_rgb  # noqa: E402
+
+CONTENT = Path(__file__).resolve().parents[2] / "shared" / "images" / "content"
+GRID_PHOTOS = ("chelsea_cat.jpg", "astronaut_portrait.jpg", "coffee_cup.jpg")
+SEAM_PHOTO = "rocket_launch.jpg"
+
+
+def _u8(rgb: np.ndarray) -> Image.Image:
+    return Image.fromarray((np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8))
+
+
+def grid(photos: Path, out: Path, cell: int = 256) -> Path:
+    models = [m for m in fast.list_models() if not m.inferred]
+    rows = []
+    for name in GRID_PHOTOS:
+        pic = load_picture(photos / name)
+        rows.append(resize_rgb(pic.rgb, fit_longest_side(pic.size, cell)))
+    label_h = 22
+    sheet = Image.new("RGB", ((len(models) + 1) * cell, label_h + len(rows) * cell), "white")
+    draw = ImageDraw.Draw(sheet)
+    for c, title in enumerate(["photo"] + [m.name for m in models]):
+        draw.text((c * cell + 6, 5), title, fill="black")
+    for r, rgb in enumerate(rows):
+        y = label_h + r * cell
+        sheet.paste(_u8(rgb), (0, y))
+        for c, m in enumerate(models, 1):
+            # Styled at 2x the cell size and shown at the cell size, as a user sees a photo.
+            big = resize_rgb(rgb, (rgb.shape[1] * 2, rgb.shape[0] * 2))
+            styled = fast.stylize(big, FastParams(model=m.id)).rgb
+            sheet.paste(_u8(styled).resize((rgb.shape[1], rgb.shape[0]),
+                                           Image.Resampling.LANCZOS), (c * cell, y))
+    path = out / "grid.jpg"
+    sheet.save(path, quality=88)
+    return path
+
+
+def seam(photos: Path, out: Path, model: str, tile: int = 512, crop: int = 256) -> dict:
+    """Tiled (tile px, the engine's overlap) vs one piece; the crop is centred on a point where
+    four tiles meet."""
+    pic = load_picture(photos / SEAM_PHOTO)
+    rgb = resize_rgb(pic.rgb, fit_longest_side(pic.size, 1600))
+    tiled = fast.stylize(rgb, FastParams(model=model, tile=tile)).rgb
+    whole = fast.stylize(rgb, FastParams(model=model, tile=4096)).rgb
+    plan = tiling.plan(tiling.round_up(rgb.shape[0], 4), tiling.round_up(rgb.shape[1], 4), tile,
+                       fast.OVERLAP)
+    second = sorted({t.x0 for t in plan})[1], sorted({t.y0 for t in plan})[1]
+    # The middle of the first overlap band: where the cross-fade is half and half.
+    cx, cy = second[0] + fast.OVERLAP // 2, second[1] + fast.OVERLAP // 2
+    box = (cx - crop // 2, cy - crop // 2, cx + crop // 2, cy + crop // 2)
+    a = tiled[box[1]:box[3], box[0]:box[2]]
+    b = whole[box[1]:box[3], box[0]:box[2]]
+    pair = Image.new("RGB", (crop * 2 + 8, crop), "white")
+    pair.paste(_u8(a), (0, 0))
+    pair.paste(_u8(b), (crop + 8, 0))
+    pair = pair.resize((pair.width * 2, pair.height * 2), Image.Resampling.NEAREST)
+    path = out / "seam_crop.png"
+    pair.save(path, optimize=True)
+    # Seam statistic: the step between neighbouring pixels across the overlap band's middle
+    # column, against the same statistic elsewhere in the crop.
+    col = crop // 2
+    across = np.abs(a[:, col] - a[:, col - 1]).mean()
+    typical = np.abs(np.diff(a, axis=1)).mean()
+    return {"file": str(path), "tile": tile, "overlap": fast.OVERLAP, "crop_box": box,
+            "mean_abs_diff_tiled_vs_whole": float(np.abs(a - b).mean()),
+            "step_at_boundary": float(across), "step_typical": float(typical)}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=Path("docs/fast"))
+    ap.add_argument("--photos", type=Path, default=CONTENT)
+    ap.add_argument("--seam-model", default="starry_night")
+    args = ap.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    print(grid(args.photos, args.out))
+    print(json.dumps(seam(args.photos, args.out, args.seam_model), indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
