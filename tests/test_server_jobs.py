@@ -223,3 +223,37 @@ def test_collected_result_is_dropped_sooner(make_queue) -> None:
     with pytest.raises(JobNotFound):
         q.status(fetched.id)
     assert q.status(left.id).state is JobState.DONE  # not collected: kept for the full TTL
+
+
+def test_cancel_during_one_long_iteration_detaches_and_frees_the_worker(make_queue) -> None:
+    """One engine step of 3 s (a big Gatys iteration on a busy CPU): the job still reads
+    cancelled within a second and the next job runs; the late thread changes nothing."""
+    release = threading.Event()
+    finished_late = threading.Event()
+
+    def slow_step(job_input, progress, cancel):
+        if job_input.request.keep_alive:  # marks the slow job in this test
+            release.wait(3.0)  # one long, uninterruptible step
+            finished_late.set()
+            cancel.raise_if_cancelled()
+            return b"late", {}
+        return b"quick", {}
+
+    q = make_queue(slow_step)
+    slow = q.submit(_input(keep_alive=True), "cpu")
+    quick = q.submit(_input(), "cpu")
+    _wait_state(q, slow.id, {JobState.RUNNING})
+    t0 = time.monotonic()
+    q.cancel(slow.id)
+    assert q.status(slow.id).state is JobState.RUNNING  # still inside its step
+    _wait_state(q, slow.id, {JobState.CANCELLED})
+    _wait_state(q, quick.id, {JobState.DONE})
+    assert time.monotonic() - t0 < 1.0
+    assert not finished_late.is_set() and q.counters["detached"] == 1
+    release.set()
+    assert finished_late.wait(5)
+    time.sleep(0.1)
+    st = q.status(slow.id)
+    assert st.state is JobState.CANCELLED and q.get(slow.id).result is None
+    again = q.submit(_input(), "cpu")  # the replacement worker keeps serving
+    assert _wait_state(q, again.id, {JobState.DONE}).state is JobState.DONE

@@ -28,8 +28,13 @@ from engine.errors import Cancelled, EngineError
 
 log = logging.getLogger(__name__)
 
-# How often the janitor looks for expired results and abandoned jobs.
-SWEEP_INTERVAL_S = 0.5
+# How often the janitor looks for expired results, abandoned jobs and slow cancels.
+SWEEP_INTERVAL_S = 0.2
+# Engines stop at their next cancel check, i.e. within one iteration or tile, but on a busy CPU
+# one large Gatys iteration takes seconds. A cancelled job that is still running after this grace
+# is detached: marked cancelled, its thread left to die at that check, and a fresh worker takes
+# the queue, so the next job starts within a second whatever the engine is doing.
+CANCEL_GRACE_S = 0.4
 
 
 @dataclass
@@ -74,6 +79,9 @@ class Job:
     cancel: CancelToken = field(default_factory=CancelToken)
     cancel_reason: str | None = None
     fetched: float | None = None  # when the result was first downloaded
+    cancel_requested: float | None = None
+    detached: bool = False  # its thread no longer owns it (see CANCEL_GRACE_S)
+    thread: threading.Thread | None = None
 
     def status(self) -> JobStatus:
         return JobStatus(id=self.id, state=self.state, progress=round(self.progress, 4),
@@ -84,11 +92,13 @@ class Job:
 class JobQueue:
     def __init__(self, execute: Execute, *, max_queued: int = 16, result_ttl_s: float = 600.0,
                  abandon_after_s: float = 60.0, fetched_ttl_s: float = 60.0,
+                 cancel_grace_s: float = CANCEL_GRACE_S,
                  clock: Callable[[], float] = time.monotonic):
         self._execute = execute
         self.max_queued = max_queued
         self.result_ttl_s = result_ttl_s
         self.fetched_ttl_s = min(fetched_ttl_s, result_ttl_s)
+        self.cancel_grace_s = cancel_grace_s
         self.abandon_after_s = abandon_after_s
         self._clock = clock
         self._cond = threading.Condition()
@@ -96,9 +106,10 @@ class JobQueue:
         self._waiting: dict[str, collections.deque[Job]] = {}
         self._running: dict[str, Job | None] = {}
         self._workers: dict[str, threading.Thread] = {}
+        self._detached: list[threading.Thread] = []  # finishing a cancelled job's last step
         self._closed = False
         self._last_finished = clock()
-        self.counters = collections.Counter()  # submitted/done/failed/cancelled/expired
+        self.counters = collections.Counter()  # submitted/done/failed/.../expired/detached
         self._janitor = threading.Thread(target=self._janitor_loop, name="nst-janitor",
                                          daemon=True)
         self._janitor.start()
@@ -195,22 +206,27 @@ class JobQueue:
                     if expired or collected:
                         del self._jobs[job.id]
                         self.counters["expired"] += 1
+                elif (job.cancel_requested is not None
+                      and now - job.cancel_requested > self.cancel_grace_s):
+                    self._detach_locked(job)
                 elif not job.keep_alive and now - job.last_seen > self.abandon_after_s:
                     log.info("job %s abandoned (no poll for %.0f s); cancelling", job.id,
                              now - job.last_seen)
                     self._cancel_locked(job, f"Cancelled: the client stopped asking about this "
                                              f"job for {self.abandon_after_s:.0f} s.")
 
-    def close(self, timeout: float = 5.0) -> None:
+    def close(self, timeout: float = 30.0) -> None:
         with self._cond:
             self._closed = True
             for job in self._jobs.values():
                 if not job.state.finished:
                     self._cancel_locked(job, "Cancelled: the engine is shutting down.")
             self._cond.notify_all()
-            workers = list(self._workers.values())
-        for t in workers + [self._janitor]:
-            t.join(timeout)
+            # Detached threads too: the interpreter must not exit while one is inside torch.
+            threads = list(self._workers.values()) + self._detached + [self._janitor]
+        deadline = time.monotonic() + timeout
+        for t in threads:
+            t.join(max(0.0, deadline - time.monotonic()))
 
     # ------------------------------------------------------------------------------- internals
 
@@ -225,6 +241,7 @@ class JobQueue:
         else:
             job.stage = "cancelling"
             job.cancel_reason = reason
+            job.cancel_requested = self._clock()
 
     def _finish_locked(self, job: Job, state: JobState, error: JobError | None = None) -> None:
         job.state = state
@@ -242,9 +259,25 @@ class JobQueue:
         for pos, job in enumerate(self._waiting.get(device, ()), 1):
             job.stage = f"queued ({pos} ahead)" if pos > 1 else "queued (next)"
 
-    def _ensure_worker(self, device: str) -> None:
+    def _detach_locked(self, job: Job) -> None:
+        if job.state is not JobState.RUNNING or job.detached:
+            return
+        log.warning("job %s did not stop within %.1f s of its cancel; detaching it (its thread "
+                    "ends at the engine's next check) and starting a fresh worker",
+                    job.id, self.cancel_grace_s)
+        job.detached = True
+        self.counters["detached"] += 1
+        if job.thread is not None:
+            self._detached = [t for t in self._detached if t.is_alive()] + [job.thread]
+        self._finish_locked(job, JobState.CANCELLED,
+                            JobError(ErrorCode.CANCELLED, job.cancel_reason or "Cancelled."))
+        if self._running.get(job.device) is job:
+            self._running[job.device] = None
+        self._ensure_worker(job.device, replace=True)
+
+    def _ensure_worker(self, device: str, replace: bool = False) -> None:
         t = self._workers.get(device)
-        if t is None or not t.is_alive():
+        if replace or t is None or not t.is_alive():
             self._running.setdefault(device, None)
             t = threading.Thread(target=self._worker_loop, args=(device,), daemon=True,
                                  name=f"nst-worker-{device}")
@@ -252,16 +285,19 @@ class JobQueue:
             t.start()
 
     def _next_job(self, device: str) -> Job | None:
+        me = threading.current_thread()
         with self._cond:
-            while not self._closed and not self._waiting.get(device):
+            while (not self._closed and not self._waiting.get(device)
+                   and self._workers.get(device) is me):
                 self._cond.wait(timeout=1.0)
-            if self._closed:
-                return None
+            if self._closed or self._workers.get(device) is not me:
+                return None  # shut down, or replaced after a detach
             job = self._waiting[device].popleft()
             self._refresh_queue_stages(device)
             job.state = JobState.RUNNING
             job.stage = "starting"
             job.started = self._clock()
+            job.thread = me
             self._running[device] = job
             return job
 
@@ -272,7 +308,8 @@ class JobQueue:
                 return
             self._run_one(job)
             with self._cond:
-                self._running[device] = None
+                if self._running.get(device) is job:
+                    self._running[device] = None
                 self._cond.notify_all()
 
     def _run_one(self, job: Job) -> None:
@@ -298,6 +335,8 @@ class JobQueue:
                 error = JobError(ErrorCode.INTERNAL, f"Internal error ({type(exc).__name__}: "
                                                      f"{exc}); see the engine log.")
         with self._cond:
+            if job.detached:
+                return  # already reported as cancelled; a fresh worker owns the queue
             if state is JobState.CANCELLED:
                 error = JobError(ErrorCode.CANCELLED, job.cancel_reason or "Cancelled.")
             job.info = dict(info)
