@@ -110,11 +110,15 @@ def decode_mask(data: bytes, size: tuple[int, int], max_pixels: int = DEFAULT_MA
                 ) -> np.ndarray:
     """An 8-bit mask (any mode; luminance is used), resized to `size` (w, h) if it differs."""
     try:
-        im = Image.open(io.BytesIO(data))
-        _check_size(im.width, im.height, max_pixels, "Mask")
-        im = im.convert("L")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(io.BytesIO(data))
+            _check_size(im.width, im.height, max_pixels, "Mask")
+            im = im.convert("L")
     except (BadImage, ImageTooLarge):
         raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageTooLarge(f"Mask is too large to decode safely: {exc}") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise BadImage(f"Mask is not a readable 8-bit image ({exc}).") from None
     if im.size != size:

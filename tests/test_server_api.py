@@ -283,6 +283,12 @@ def _bad_cases():
         "style over pixel limit": (dict(request=GATYS_TINY, content_png=good,
                                         styles=[png_with_header(100000, 100000)]),
                                    413, "image_too_large", "Style image 1"),
+        "mask header claims 100000x100000": (dict(request=FAST, content_png=good,
+                                                  mask_png=png_with_header(100000, 100000)),
+                                             413, "image_too_large", "Mask"),
+        "mask over pixel limit": (dict(request=FAST, content_png=good,
+                                       mask_png=png_with_header(1000, 1000)),
+                                  413, "image_too_large", "Mask"),
         "corrupt mask": (dict(request=FAST, content_png=good, mask_png=b"\x89PNG\r\n\x1a\nxx"),
                          400, "bad_image", "Mask"),
         "unknown model": (dict(request={"method": "fast", "params": {"model": "no_such"}},
@@ -379,8 +385,9 @@ CLIENT_SCENARIO = ROOT / "tests" / "client_scenario.py"
 
 
 def _python2() -> str | None:
+    pyenv = sorted(str(p) for p in (Path.home() / ".pyenv" / "versions").glob("2.7*/bin/python"))
     for cand in (os.environ.get("NST_PYTHON2"), shutil.which("python2.7"),
-                 "/root/.pyenv/versions/2.7.18/bin/python"):
+                 shutil.which("python2"), *pyenv):
         if cand and Path(cand).is_file():
             try:
                 out = subprocess.run([cand, "-c", "import sys; print(sys.version_info[0])"],
