@@ -21,6 +21,9 @@ log = logging.getLogger("engine.serve")
 
 # Flags whose name differs from the setting (kept short, as the issue spells them).
 FLAG_NAMES = {"idle_exit_minutes": "--idle-exit"}
+METAVARS = {"host": "ADDR", "port": "N", "token_file": "FILE", "idle_exit_minutes": "MINUTES",
+            "max_pixels": "N", "max_body_bytes": "BYTES", "max_queued_jobs": "N",
+            "result_ttl_s": "SECONDS", "abandon_after_s": "SECONDS"}
 LOOPBACK_NAMES = {"localhost", "ip6-localhost"}
 
 
@@ -36,7 +39,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
             p.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None,
                            help=help_text)
         else:
-            p.add_argument(flag, dest=f.name, default=None, metavar="VALUE", help=help_text)
+            p.add_argument(flag, dest=f.name, default=None, metavar=METAVARS.get(f.name, "VALUE"),
+                           help=help_text)
 
 
 def is_loopback(host: str) -> bool:
