@@ -200,3 +200,18 @@ def test_fp16_variant_is_not_listed_as_a_model_and_cpu_runs_fp32(tmp_path):
     assert set(models) == {"v"} and not problems
     sess = fast.session_for(models["v"], FastParams(model="v", device=Device.CPU))
     assert sess.path.name == "v.onnx"
+
+
+def test_models_command_lists_models_and_problems(installed, tmp_path, monkeypatch, capsys):
+    from engine.__main__ import main
+
+    (tmp_path / "junk.onnx").write_bytes(b"junk")
+    monkeypatch.setenv("NST_MODEL_PATH", f"{installed}{__import__('os').pathsep}{tmp_path}")
+    assert main(["models", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert "tiny" in [m["id"] for m in out["models"]]
+    assert [p["id"] for p in out["problems"]] == ["junk"]
+    assert out["runtime"]["auto_provider"] in ("CPUExecutionProvider", "CUDAExecutionProvider")
+    assert main(["models"]) == 0
+    text = capsys.readouterr().out
+    assert "tiny" in text and "UNUSABLE junk" in text
