@@ -42,14 +42,24 @@ def test_fixed_size_network_sees_only_its_size(h, w):
     np.testing.assert_allclose(out, img, rtol=0, atol=1e-6)
 
 
-@pytest.mark.parametrize("h,w,tile,overlap", [(300, 500, 128, 32), (1000, 700, 256, 64)])
-def test_plan_covers_every_pixel_with_tiles_of_one_size(h, w, tile, overlap):
-    covered = np.zeros((h, w), bool)
-    tiles = plan(h, w, tile, overlap)
+@pytest.mark.parametrize("h,w,tile,overlap", [(300, 500, 128, 32), (1000, 700, 256, 64),
+                                              (2000, 3000, 1024, 128), (4000, 6000, 1024, 128)])
+def test_plan_covers_every_pixel_with_equal_tiles_and_little_waste(h, w, tile, overlap):
+    covered = np.zeros((h, w), int)
+    tiles = plan(h, w, tile, overlap, stride=4)
+    sizes = {(t.y1 - t.y0, t.x1 - t.x0) for t in tiles}
+    assert len(sizes) == 1
+    th, tw = sizes.pop()
+    assert th <= tile and tw <= tile and th % 4 == 0 and tw % 4 == 0
     for t in tiles:
-        assert (t.y1 - t.y0, t.x1 - t.x0) == (tile, tile)
-        covered[t.y0:t.y1, t.x0:t.x1] = True
-    assert covered.all()
+        covered[t.y0:t.y1, t.x0:t.x1] += 1
+    assert covered.min() >= 1
+    # Neighbours overlap by at least `overlap`, and the tiles do not do much more work than that.
+    ys, xs = sorted({t.y0 for t in tiles}), sorted({t.x0 for t in tiles})
+    assert all(b - a <= th - overlap for a, b in zip(ys, ys[1:], strict=False))
+    assert all(b - a <= tw - overlap for a, b in zip(xs, xs[1:], strict=False))
+    ny, nx = len(ys), len(xs)
+    assert ny * nx * th * tw < 1.1 * (h + (ny - 1) * overlap) * (w + (nx - 1) * overlap)
     assert len(tiles) > 1
 
 

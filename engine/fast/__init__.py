@@ -121,7 +121,7 @@ def stylize(content_rgb: np.ndarray, params: FastParams, *, mask: np.ndarray | N
     stride = model.meta.stride
     overlap = OVERLAP if fixed is None else min(32, fixed[0] // 4, fixed[1] // 4)
     n_tiles = (len(plan(round_up(h, stride), round_up(w, stride), round_up(tile, stride),
-                        min(round_up(overlap, stride), round_up(tile, stride) // 2)))
+                        min(round_up(overlap, stride), round_up(tile, stride) // 2), stride))
                if fixed is None else None)
     progress(Progress(0.0, "loading model" if n_tiles is None else f"tile 0/{n_tiles}"))
 

@@ -48,11 +48,23 @@ def _starts(length: int, tile: int, overlap: int) -> list[int]:
     return starts
 
 
-def plan(height: int, width: int, tile: int, overlap: int) -> list[Tile]:
-    """Tiles of `tile` x `tile` (smaller only when the image is) covering height x width."""
+def fitted_side(length: int, tile: int, overlap: int, stride: int = 1) -> int:
+    """The smallest tile side (a multiple of `stride`, at most `tile`) that covers `length` with
+    as few tiles as `tile` would need. Without this, a 3000 px side in 1024 px tiles would get a
+    last tile almost entirely inside its neighbour: twice the work for nothing."""
+    if length <= tile:
+        return length
+    n = -(-(length - overlap) // (tile - overlap))
+    side = round_up(-(-(length + (n - 1) * overlap) // n), stride)
+    return min(side, tile)
+
+
+def plan(height: int, width: int, tile: int, overlap: int, stride: int = 1) -> list[Tile]:
+    """Equal tiles, at most `tile` x `tile` (a multiple of `stride`), covering height x width."""
     if tile <= overlap:
         raise ValueError(f"tile {tile} must be larger than overlap {overlap}")
-    th, tw = min(tile, height), min(tile, width)
+    th = fitted_side(height, tile, overlap, stride)
+    tw = fitted_side(width, tile, overlap, stride)
     return [Tile(y, y + th, x, x + tw)
             for y in _starts(height, th, overlap) for x in _starts(width, tw, overlap)]
 
@@ -104,7 +116,7 @@ def run_tiled(rgb: np.ndarray, run: RunFn, *, tile: int, overlap: int, stride: i
         ph = round_up(max(h, min_side), stride)
         pw = round_up(max(w, min_side), stride)
         padded = pad_to(rgb, ph, pw)
-        tiles = plan(ph, pw, tile, overlap)
+        tiles = plan(ph, pw, tile, overlap, stride)
     if len(tiles) == 1:
         out = run(np.ascontiguousarray(padded))
         if on_tile:
