@@ -38,6 +38,7 @@ TORCH_PIN = "torch==2.13.0"
 TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 DEFAULT_PORT = 8765
 IDLE_EXIT_MINUTES = 30
+ABANDON_AFTER_S = 10
 INSTALLED_BY = "neural-style install.py"
 # Which source file becomes the plug-in for each GIMP major version; the rest are shared.
 PLUGIN_MAIN = {"3": "neural_style_gimp3.py", "2": "neural_style_gimp2.py"}
@@ -290,7 +291,10 @@ def plugin_config(args, python: Path | None, token: Path, log_file: Path) -> dic
         command = None
     else:
         command = [str(python), "-m", "engine", "serve", "--port", str(args.port),
-                   "--token-file", str(token), "--idle-exit", str(args.idle_exit)]
+                   "--token-file", str(token), "--idle-exit", str(args.idle_exit),
+                   # GIMP cancels a plug-in by killing it; the engine then drops the job it
+                   # stops polling (the plug-in polls 4x a second) after this many seconds.
+                   "--abandon-after-s", str(ABANDON_AFTER_S)]
     url = args.engine_url or f"http://127.0.0.1:{args.port}"
     return {"version": 1, "engine_url": url, "token_file": str(token),
             "engine_command": command, "log_file": str(log_file), "installed_by": INSTALLED_BY}

@@ -137,6 +137,8 @@ def make_inputs(work: Path) -> dict:
 
     photo = work / "photo.png"
     Image.open(CONTENT).convert("RGB").resize((96, 72)).save(photo)
+    large = work / "photo-large.jpg"  # for the screenshots: big enough to see something
+    Image.open(CONTENT).convert("RGB").resize((320, 240)).save(large, quality=92)
     style = work / "style.jpg"
     Image.open(ROOT / "demo" / "swirls.jpg").convert("RGB").resize((64, 64)).save(style)
     models = work / "models"
@@ -147,7 +149,8 @@ def make_inputs(work: Path) -> dict:
     except ImportError as exc:
         unavailable(f"tests/fast_fixtures.py write_tiny_model is missing ({exc})")
     write_tiny_model(models, model_id="tiny")
-    return {"photo": str(photo), "style": str(style), "models": str(models)}
+    return {"photo": str(photo), "photo_large": str(large), "style": str(style),
+            "models": str(models)}
 
 
 def scenarios(inputs: dict) -> list[dict]:
@@ -175,8 +178,62 @@ def scenarios(inputs: dict) -> list[dict]:
     ]
 
 
+class Session:
+    """The chroot with the plug-in installed by install.py and everything bind-mounted."""
+
+    def __init__(self, work: Path, inputs: dict, token: Path):
+        self.work, self.inputs, self.token = work, inputs, token
+
+    def env(self, spec: Path, display: str | None = None) -> list[str]:
+        env = ["env", "-i", "HOME=/root", "LANG=C.UTF-8", "PATH=/usr/local/bin:/usr/bin:/bin",
+               f"NST_E2E_SPEC={spec}", f"NST_MODEL_PATH={self.inputs['models']}",
+               f"NST_CONFIG_DIR={self.work / 'config'}"]
+        return env + ([f"DISPLAY={display}"] if display else [])
+
+    def run(self, script: Path, spec: dict, gui: bool = False, timeout: int = 480):
+        spec_file = self.work / f"spec-{script.stem}.json"
+        spec_file.write_text(json.dumps(spec))
+        script_arg = f"exec(open('{script}').read())"
+        if not gui:
+            cmd = ["chroot", str(CHROOT), *self.env(spec_file), "gimp-console-3.0", "-i",
+                   "--batch-interpreter=python-fu-eval", "-b", script_arg, "--quit"]
+            return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        xvfb = subprocess.Popen(["chroot", str(CHROOT), "Xvfb", ":99", "-screen", "0",
+                                 "1024x640x24", "-nolisten", "tcp"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            for _ in range(100):
+                if (CHROOT / "tmp" / ".X11-unix" / "X99").exists():
+                    break
+                time.sleep(0.1)
+            # No --quit: the script leaves a helper pressing keys after it returns (GIMP greys
+            # out Undo while a script runs); GIMP is stopped once the helper says it is done.
+            cmd = ["chroot", str(CHROOT), *self.env(spec_file, ":99"), "dbus-run-session", "--",
+                   "gimp-3.0",
+                   "--no-splash", "--batch-interpreter=python-fu-eval", "-b", script_arg,
+                   spec["photo"]]
+            done = Path(spec["out"]) / "undo-done"
+            gimp = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                    text=True, start_new_session=True)
+            deadline = time.monotonic() + timeout
+            while not done.exists() and gimp.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.5)
+            time.sleep(1)
+            # GIMP runs under dbus-run-session: stop the whole group we started.
+            os.killpg(gimp.pid, signal.SIGTERM)
+            try:
+                out, _ = gimp.communicate(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(gimp.pid, signal.SIGKILL)
+                out, _ = gimp.communicate()
+            return subprocess.CompletedProcess(cmd, gimp.returncode, out, "")
+        finally:
+            xvfb.terminate()
+            xvfb.wait(timeout=10)
+
+
 @pytest.fixture(scope="module")
-def gimp_run(tmp_path_factory):
+def session(tmp_path_factory):
     if os.geteuid() != 0:
         unavailable("needs root (debootstrap, chroot, mount --bind)")
     if not CONTENT.is_file():
@@ -186,16 +243,13 @@ def gimp_run(tmp_path_factory):
     if build.returncode != 0:
         unavailable("building the GIMP chroot failed:\n" + build.stdout[-2000:]
                     + build.stderr[-2000:])
-    # The work folder sits outside pytest's tmp tree so its path is short and stable to mount.
     work = Path(tmp_path_factory.mktemp("gimp-e2e"))
-    out = work / "out"
-    out.mkdir()
     inputs = make_inputs(work)
     venv = engine_venv()
     port = free_port()
     plugins = CHROOT / "root" / ".config" / "GIMP" / "3.0" / "plug-ins"
     installed = plugins / "neural-style"
-    if installed.exists():  # left by an earlier run with its own manifest (now gone)
+    if installed.exists():  # left by an earlier run, whose manifest went with its work folder
         subprocess.run(["rm", "-rf", str(installed)], check=True)
     env = dict(os.environ, NST_DATA_DIR=str(work / "data"), NST_CONFIG_DIR=str(work / "config"))
     token = work / "config" / "token"
@@ -203,29 +257,30 @@ def gimp_run(tmp_path_factory):
                            "--venv", str(venv), "--token-file", str(token), "--port", str(port),
                            "--idle-exit", "2"], env=env, capture_output=True, text=True)
     assert inst.returncode == 0, inst.stdout + inst.stderr
-    spec = work / "spec.json"
-    spec.write_text(json.dumps({"out": str(out), "scenarios": scenarios(inputs)}))
     mounts = Mounts(CHROOT)
-    t0 = time.monotonic()
     try:
         mounts.proc()
-        for path in sorted({venv, ROOT, work, *interpreter_paths(venv)}, key=lambda p:
-                           len(p.parts)):
+        for path in sorted({venv, ROOT, work, *interpreter_paths(venv)},
+                           key=lambda p: len(p.parts)):
             mounts.bind(path)
-        cmd = ["chroot", str(CHROOT), "env", "-i", "HOME=/root", "LANG=C.UTF-8",
-               "PATH=/usr/local/bin:/usr/bin:/bin", f"NST_E2E_SPEC={spec}",
-               f"NST_MODEL_PATH={inputs['models']}", f"NST_CONFIG_DIR={work / 'config'}",
-               "gimp-console-3.0", "-i", "--batch-interpreter=python-fu-eval",
-               "-b", f"exec(open('{E2E / 'scenarios.py'}').read())", "--quit"]
-        gimp = subprocess.run(cmd, capture_output=True, text=True, timeout=480)
+        yield Session(work, inputs, token)
     finally:
         stop_engines(str(token))
         mounts.release()
+
+
+@pytest.fixture(scope="module")
+def gimp_run(session):
+    out = session.work / "out"
+    out.mkdir()
+    t0 = time.monotonic()
+    gimp = session.run(E2E / "scenarios.py", {"out": str(out),
+                                               "scenarios": scenarios(session.inputs)})
     log = (gimp.stdout + gimp.stderr)[-6000:]
     results_file = out / "results.json"
     assert results_file.is_file(), "GIMP wrote no results:\n" + log
     results = {r["name"]: r for r in json.loads(results_file.read_text())}
-    engine_log = work / "data" / "engine.log"
+    engine_log = session.work / "data" / "engine.log"
     return {"results": results, "out": out, "log": log, "seconds": time.monotonic() - t0,
             "engine_log": engine_log.read_text()[-3000:] if engine_log.exists() else ""}
 
@@ -343,3 +398,39 @@ def test_defaults_only_uses_the_contracts_default_model(gimp_run):
 
 def test_whole_run_is_reasonably_fast(gimp_run):
     assert gimp_run["seconds"] < 420
+
+
+def test_gui_dialog_result_mask_and_one_undo_step(session):
+    """A real GIMP window under Xvfb: the dialog opens (screenshot), the result layer with its
+    mask (screenshot), and ONE Edit ▸ Undo (clicked) removes the result while the step before
+    it stays."""
+    out = session.work / "gui"
+    out.mkdir()
+    spec = {"out": str(out), "photo": session.inputs["photo_large"],
+            "ellipse": [60, 40, 200, 150], "feather": 24, "model": "tiny",
+            "probe": str(E2E / "probe.py")}
+    gimp = session.run(E2E / "gui.py", spec, gui=True)
+    log = (gimp.stdout + gimp.stderr)[-4000:]
+    facts_file = out / "gui.json"
+    assert facts_file.is_file(), "GIMP (GUI) wrote nothing:\n" + log
+    f = json.loads(facts_file.read_text())
+    assert "crash" not in f, f["crash"] + log
+    assert f["dialog_status"] == "cancel"  # the dialog opened and Escape closed it
+    assert f["run_status"] == "success" and f["mask"]
+    assert f["layers_after_run"][0] == "Neural Style: tiny"
+    assert f["layers_after_run"][1:] == [f["layers_after_run"][1], "Marker"]
+    probes = [json.loads(line) for line in (out / "probes.jsonl").read_text().splitlines()]
+    assert len(probes) == 2, log
+    # One Edit ▸ Undo removes the result and nothing else (the step before it, adding
+    # "Marker", is still there); the second undoes that earlier step.
+    photo = f["layers_after_run"][1]
+    assert probes[0]["layers"] == [photo, "Marker"]
+    assert probes[1]["layers"] == [photo]
+    for name in ("dialog.png", "result.png"):
+        assert (out / name).stat().st_size > 10_000, name
+    if os.environ.get("NST_UPDATE_SCREENSHOTS") == "1":
+        shots = ROOT / "docs" / "screenshots"
+        shots.mkdir(parents=True, exist_ok=True)
+        for name in ("dialog.png", "result.png", "menu1.png"):
+            (shots / f"gimp3-{name.replace('menu1', 'undo-menu')}").write_bytes(
+                (out / name).read_bytes())

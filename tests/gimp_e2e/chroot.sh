@@ -8,9 +8,9 @@ DIR=${1:-${NST_GIMP_CHROOT:-/var/cache/nst-gimp-chroot}}
 MIRROR=${NST_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 STAMP="$DIR/.nst-gimp-ready"
 # Bump when the package list changes, so cached chroots are upgraded instead of silently reused.
-RECIPE=2
+RECIPE=3
 PACKAGES="gimp python3 python3-gi gir1.2-gimp-3.0 gir1.2-gegl-0.4 xvfb imagemagick
-          xauth fonts-dejavu-core"
+          xauth xdotool fonts-dejavu-core"
 
 if [ "$(id -u)" != 0 ]; then
   echo "chroot.sh: needs root (debootstrap, chroot, mount --bind)" >&2
