@@ -341,6 +341,7 @@ def do_install(args, platform: str) -> int:
     if not folders:
         raise InstallError("no GIMP 3.x or 2.10 profile found (start GIMP once so it creates "
                            "one), or name the plug-ins folder with --gimp-dir DIR")
+    make_dirs(manifest.path.parent, manifest)  # recorded, so --uninstall removes it too
     python = None
     if args.engine_url:
         if not args.token_file:
