@@ -1,0 +1,3 @@
+class ParamFlags:
+    READABLE, WRITABLE = 1, 2
+    READWRITE = 3

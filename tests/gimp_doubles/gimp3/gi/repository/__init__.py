@@ -1,0 +1,1 @@
+from . import Gegl, Gimp, Gio, GLib, GObject  # noqa: F401

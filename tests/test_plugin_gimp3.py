@@ -1,0 +1,207 @@
+"""The GIMP 3 plug-in against the gi.repository.Gimp double and a fake engine: registration,
+arguments equal to the contract (types, ranges, defaults), the same geometry cases as the
+GIMP 2.10 plug-in, undo, failures and refusals. The real-GIMP run is tests/test_gimp_e2e.py."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import plugin_cases as pc
+import pytest
+
+from engine.contract import FastParams, schema
+
+ROOT = Path(__file__).resolve().parents[1]
+GATYS, FAST = "python-fu-neural-style", "python-fu-fast-neural-style"
+
+
+@pytest.fixture()
+def gimp3(tmp_path, monkeypatch):
+    """The installed plug-in folder, imported with the gi double first on sys.path."""
+    monkeypatch.syspath_prepend(str(ROOT / "tests" / "gimp_doubles" / "gimp3"))
+    for name in [m for m in sys.modules if m == "gi" or m.startswith("gi.")]:
+        monkeypatch.delitem(sys.modules, name)
+    target = tmp_path / "neural-style"
+    target.mkdir()
+    shutil.copy(ROOT / "gimp_plugin" / "neural_style_gimp3.py", target / "neural-style.py")
+    for name in ("nst_host.py", "nst_client.py", "nst_schema.json", "nst_dialog_gimp3.py"):
+        shutil.copy(ROOT / "gimp_plugin" / name, target / name)
+    (target / "nst_config.json").write_text(json.dumps({
+        "version": 1, "engine_url": "http://127.0.0.1:9", "token_file": str(tmp_path / "t"),
+        "engine_command": None, "log_file": None}))
+    spec = importlib.util.spec_from_file_location("neural_style_gimp3_under_test",
+                                                  target / "neural-style.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    from fake_engine import FakeEngine
+    from gi.repository import Gimp, Gio
+
+    engine = FakeEngine()
+    monkeypatch.setattr(module, "nst_client", engine)
+    Gimp.reset()
+    module.engine, module.Gimp, module.Gio = engine, Gimp, Gio
+    module.plugin = module.NeuralStyle()
+    return module
+
+
+def run(m, name, image, drawables, files=None, run_mode=None, **props):
+    proc = m.plugin.do_create_procedure(name)
+    cfg = proc.create_config()
+    cfg.set_property("run-mode", run_mode or m.Gimp.RunMode.NONINTERACTIVE)
+    cfg.set_property("image", image)
+    cfg.set_core_object_array("drawables", drawables)
+    for key, path in (files or {}).items():
+        cfg.set_property(key, m.Gio.File.new_for_path(str(path)))
+    for key, value in props.items():
+        cfg.set_property(key.replace("_", "-"), value)
+    result = proc.run(cfg)
+    status = result.index(0).value_nick
+    return status, (result.index(1) if result.length() > 1 else None)
+
+
+def build(m, case):
+    Gimp = m.Gimp
+
+    def make_layer(img, name, rgba, kind, offsets):
+        layer = Gimp.Layer.new(img, name, rgba.shape[1], rgba.shape[0], kind, 100.0,
+                               Gimp.LayerMode.NORMAL)
+        layer.pixels[...] = pc.gm.layer_from_rgba(img, name, rgba, kind, offsets).pixels
+        layer.offsets = offsets
+        return layer
+    return pc.build(case, Gimp.Image, make_layer)
+
+
+# ----------------------------------------------------------------------------- registration
+
+def test_procedures_menu_and_types(gimp3):
+    assert gimp3.plugin.do_query_procedures() == [GATYS, FAST]
+    for name, label in ((GATYS, "Neural Style…"), (FAST, "Fast Neural Style…")):
+        proc = gimp3.plugin.do_create_procedure(name)
+        assert proc.menu_label == label and proc.menu_paths == ["<Image>/Filters/Artistic"]
+        assert proc.image_types == "RGB*, GRAY*"
+
+
+@pytest.mark.parametrize("proc_name, method", [(GATYS, "gatys"), (FAST, "fast")])
+def test_arguments_equal_the_contract(gimp3, proc_name, method):
+    proc = gimp3.plugin.do_create_procedure(proc_name)
+    specs = {s.name: s for s in proc.get_arguments()}
+    kinds = {"int": "int", "float": "double", "bool": "boolean", "choice": "choice",
+             "string": "string", "float_list": "string"}
+    for f in schema()["methods"][method]:
+        s = specs[f["name"].replace("_", "-")]
+        assert s.kind == kinds[f["type"]], f["name"]
+        if f["type"] == "float_list":
+            assert s.default == ",".join(str(v) for v in f["default"])
+        else:
+            assert s.default == f["default"], f["name"]
+        if f["type"] in ("int", "float"):
+            assert (s.min, s.max) == (f["min"], f["max"]), f["name"]
+        if f["type"] == "choice":
+            assert s.choices == f["choices"]
+    if method == "gatys":
+        assert [specs[n].kind for n in ("style", "style-2", "style-3", "style-layer")] == \
+            ["file", "file", "file", "drawable"]
+
+
+# --------------------------------------------------------------------------------- geometry
+
+@pytest.mark.parametrize("case", pc.CASES, ids=lambda c: c.name)
+def test_fast_neural_style_geometry(gimp3, case):
+    img, source = build(gimp3, case)
+    before = pc.snapshot(img, source)
+    status, message = run(gimp3, FAST, img, [source], model="tiny")
+    assert status == "success", message
+    pc.assert_result(case, img, source, before, gimp3.engine, "tiny")
+    pc.assert_progress(gimp3.Gimp.progress)
+    plan = pc.expected_plan(case)
+    c = plan.context
+    assert source.reads == [(c.x, c.y, c.w, c.h)], "read exactly bbox + margin"
+
+
+@pytest.mark.parametrize("case", pc.CASES[:2], ids=lambda c: c.name)
+def test_neural_style_with_files_and_a_layer(gimp3, case, tmp_path):
+    style = tmp_path / "wheat_field.jpg"
+    style.write_bytes(b"jpeg bytes travel untouched")
+    img, source = build(gimp3, case)
+    other = gimp3.Gimp.Layer.new(img, "Strokes", 12, 8, gimp3.Gimp.ImageType.RGB_IMAGE
+                                 if case.base == pc.gm.RGB else gimp3.Gimp.ImageType.GRAY_IMAGE,
+                                 100.0, gimp3.Gimp.LayerMode.NORMAL)
+    before = pc.snapshot(img, source)
+    status, message = run(gimp3, GATYS, img, [source], files={"style": style},
+                          style_layer=other, size=96, quality="draft", style_weights="2,1")
+    assert status == "success", message
+    pc.assert_result(case, img, source, before, gimp3.engine, "wheat field + Strokes")
+    req = gimp3.engine.requests[-1]
+    assert req["styles"][0] == style.read_bytes() and len(req["styles"]) == 2
+    assert req["style_weights"] == [2.0, 1.0]
+    assert req["request"]["params"]["size"] == 96
+
+
+def test_defaults_only_fast_uses_the_contracts_default_model(gimp3):
+    img, source = build(gimp3, pc.CASES[0])
+    assert run(gimp3, FAST, img, [source])[0] == "success"
+    assert gimp3.engine.requests[-1]["request"]["model"] == FastParams().model
+
+
+def test_non_interactive_runs_never_build_a_dialog(gimp3):
+    img, source = build(gimp3, pc.CASES[0])
+    run(gimp3, FAST, img, [source], model="tiny")
+    assert "nst_dialog_gimp3" not in sys.modules and "gi.repository.GimpUi" not in sys.modules
+
+
+# ------------------------------------------------------------------- failures and refusals
+
+@pytest.mark.parametrize("setup, status, words", [
+    (lambda e: setattr(e, "fail_job", ("unknown_model", "No fast model 'nope'.")),
+     "execution-error", "nope"),
+    (lambda e: setattr(e, "fail_start", ("engine_start_failed", "See the log file /e.log.")),
+     "execution-error", "/e.log"),
+    (lambda e: setattr(e, "cancel_at", 0.25), "cancel", "cancelled"),
+])
+def test_failure_leaves_the_image_unchanged(gimp3, setup, status, words):
+    img, source = build(gimp3, pc.CASES[0])
+    before = pc.snapshot(img, source)
+    setup(gimp3.engine)
+    got, message = run(gimp3, FAST, img, [source], model="tiny")
+    assert got == status
+    if message is not None:
+        assert words in message and "unchanged" in message
+    pc.assert_unchanged(img, source, before)
+
+
+def test_failure_while_adding_the_layer_removes_it(gimp3, monkeypatch):
+    img, source = build(gimp3, pc.CASES[0])
+    before = pc.snapshot(img, source)
+
+    def broken(self, mask):
+        raise RuntimeError("no memory for the mask")
+    monkeypatch.setattr(gimp3.Gimp.Layer, "add_mask", broken)
+    status, message = run(gimp3, FAST, img, [source], model="tiny")
+    assert status == "execution-error" and "no memory" in message
+    pc.assert_unchanged(img, source, before)
+
+
+def test_refusals_are_calling_errors_that_name_the_problem(gimp3, tmp_path):
+    Gimp = gimp3.Gimp
+    img, source = build(gimp3, pc.CASES[0])
+    group = Gimp.GroupLayer(img, "Group")
+    img.insert_layer(group, None, 0)
+    status, message = run(gimp3, FAST, img, [group])
+    assert status == "calling-error" and "layer group" in message
+    status, message = run(gimp3, FAST, img, [source, group])
+    assert status == "calling-error" and "exactly one layer" in message
+    idx = Gimp.Image(10, 10, pc.gm.INDEXED)
+    layer = Gimp.Layer.new(idx, "i", 10, 10, Gimp.ImageType.INDEXED_IMAGE, 100.0,
+                           Gimp.LayerMode.NORMAL)
+    idx.insert_layer(layer, None, 0)
+    status, message = run(gimp3, FAST, idx, [layer])
+    assert status == "calling-error" and "Image ▸ Mode ▸ RGB" in message
+    status, message = run(gimp3, GATYS, img, [source])
+    assert status == "calling-error" and "style painting" in message
+    assert gimp3.engine.requests == []
+    assert np.array_equal(source.pixels, pc.snapshot(img, source).source)
