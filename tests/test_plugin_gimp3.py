@@ -205,3 +205,12 @@ def test_refusals_are_calling_errors_that_name_the_problem(gimp3, tmp_path):
     assert status == "calling-error" and "style painting" in message
     assert gimp3.engine.requests == []
     assert np.array_equal(source.pixels, pc.snapshot(img, source).source)
+
+
+def test_docs_list_every_procedure_argument(gimp3):
+    text = (ROOT / "docs" / "gimp.md").read_text()
+    for name in (GATYS, FAST):
+        assert f"`{name}`" in text
+        for spec in gimp3.plugin.do_create_procedure(name).get_arguments():
+            if spec.name not in ("run-mode", "image", "drawables"):
+                assert f"`{spec.name}`" in text, spec.name
