@@ -241,8 +241,8 @@ class NeuralStyle(Gimp.PlugIn):
         code = getattr(exc, "code", "")
         if code == "cancelled":
             status = Gimp.PDBStatusType.CANCEL
-        elif isinstance(exc, nst_host.HostError) and code in ("bad_input", "bad_parameter"):
-            status = Gimp.PDBStatusType.CALLING_ERROR
+        elif isinstance(exc, nst_host.HostError) and code != "bad_result":
+            status = Gimp.PDBStatusType.CALLING_ERROR  # the caller's input; fixable by them
         else:
             status = Gimp.PDBStatusType.EXECUTION_ERROR
         return procedure.new_return_values(

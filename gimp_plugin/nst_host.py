@@ -391,15 +391,15 @@ def run_filter(job, host, client_module, config):
     """
     cm = client_module
     title = job.title
+    if job.method == "gatys" and not job.styles:
+        raise HostError("Neural Style needs a style painting: give a style file or layer.",
+                        "bad_parameter")
     host.progress(PHASE_START[0], "%s: starting engine…" % title)
 
     def on_status(text):
         host.progress(PHASE_START[0], "%s: %s" % (title, text))
 
     client = cm.ensure_engine(config, on_status=on_status)
-    if job.method == "gatys" and not job.styles:
-        raise HostError("Neural Style needs a style painting: give a style file or layer.",
-                        "bad_parameter")
     plan = job.plan
     content_png = cm.png_encode(plan.context.w, plan.context.h, bytes(job.content_rgba), 4)
     host.progress(PHASE_START[1], "%s: sending %dx%d pixels…" % (title, plan.context.w,

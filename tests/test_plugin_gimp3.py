@@ -214,3 +214,10 @@ def test_docs_list_every_procedure_argument(gimp3):
         for spec in gimp3.plugin.do_create_procedure(name).get_arguments():
             if spec.name not in ("run-mode", "image", "drawables"):
                 assert f"`{spec.name}`" in text, spec.name
+
+
+def test_missing_style_is_refused_before_the_engine_is_started(gimp3):
+    img, source = build(gimp3, pc.CASES[0])
+    status, message = run(gimp3, GATYS, img, [source])
+    assert status == "calling-error" and "style painting" in message
+    assert gimp3.engine.statuses == [], "the engine was started for nothing"
