@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import json
 import logging
+import os
 import sys
 import time
 
@@ -73,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
 
         values = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainSettings)}
         result = train(TrainSettings(**values), progress=_Bar())
+        if os.environ.get("RANK", "0") != "0":
+            return 0  # under torchrun, rank 0 reports for all
         print(json.dumps({"steps": result.steps, "wall_s": round(result.wall_s, 1),
                           "device": result.device, "final_losses": result.final_losses}))
         return 0
