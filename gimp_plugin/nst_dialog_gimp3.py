@@ -64,7 +64,17 @@ def run_dialog(procedure, config, title, method, engine_config):
         picker, combo = _model_picker(config, engine_config)
         dialog.get_content_area().pack_start(picker, False, False, 6)
         names = [n for n in names if n != "model"]
-    dialog.fill(names)
+    # The contract marks rarely changed fields "advanced": they go in a collapsed expander.
+    advanced = set(a.name for a in nst_host.procedure_args(nst_host.load_schema(
+        nst_host.plugin_dir(__file__)), method) if a.advanced)
+    basic = [n for n in names if n not in advanced]
+    tucked = [n for n in names if n in advanced]
+    if tucked:
+        dialog.fill_box("advanced-box", tucked)
+        dialog.get_label("advanced-label", "Advanced options", False, False)
+        dialog.fill_expander("advanced-expander", "advanced-label", False, "advanced-box")
+        basic.append("advanced-expander")
+    dialog.fill(basic)
     ok = dialog.run()
     if ok and combo is not None and combo.get_active_id():
         config.set_property("model", combo.get_active_id())

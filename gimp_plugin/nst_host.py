@@ -291,7 +291,7 @@ class Arg(object):
     """One procedure argument derived from a contract field (GIMP names use hyphens)."""
 
     def __init__(self, field, kind, default, lo=None, hi=None, choices=None, label=None,
-                 help=None):
+                 help=None, advanced=False):
         self.field = field
         self.name = field.replace("_", "-")
         self.kind = kind  # int | float | bool | choice | string | float_list
@@ -301,6 +301,7 @@ class Arg(object):
         self.choices = list(choices or [])
         self.label = label or field
         self.help = help or self.label
+        self.advanced = bool(advanced)
 
     @property
     def gimp_default(self):
@@ -321,7 +322,8 @@ def procedure_args(schema, method):
     """The engine-parameter arguments of one procedure, in the contract's order."""
     fields = schema["methods"][method]
     return [Arg(f["name"], f["type"], f["default"], f.get("min"), f.get("max"),
-                f.get("choices"), f.get("label"), f.get("help")) for f in fields]
+                f.get("choices"), f.get("label"), f.get("help"), f.get("advanced"))
+            for f in fields]
 
 
 def values_to_params(args, values):

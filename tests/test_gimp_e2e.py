@@ -199,7 +199,7 @@ class Session:
                    "--batch-interpreter=python-fu-eval", "-b", script_arg, "--quit"]
             return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
         xvfb = subprocess.Popen(["chroot", str(CHROOT), "Xvfb", ":99", "-screen", "0",
-                                 "1024x640x24", "-nolisten", "tcp"],
+                                 "1024x768x24", "-nolisten", "tcp"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             for _ in range(100):
@@ -415,7 +415,8 @@ def test_gui_dialog_result_mask_and_one_undo_step(session):
     assert facts_file.is_file(), "GIMP (GUI) wrote nothing:\n" + log
     f = json.loads(facts_file.read_text())
     assert "crash" not in f, f["crash"] + log
-    assert f["dialog_status"] == "cancel"  # the dialog opened and Escape closed it
+    # The dialogs opened (screenshots) and Escape closed them.
+    assert f["dialog_status"] == "cancel" and f["gatys_dialog_status"] == "cancel"
     assert f["run_status"] == "success" and f["mask"]
     assert f["layers_after_run"][0] == "Neural Style: tiny"
     assert f["layers_after_run"][1:] == [f["layers_after_run"][1], "Marker"]
@@ -426,11 +427,11 @@ def test_gui_dialog_result_mask_and_one_undo_step(session):
     photo = f["layers_after_run"][1]
     assert probes[0]["layers"] == [photo, "Marker"]
     assert probes[1]["layers"] == [photo]
-    for name in ("dialog.png", "result.png"):
+    for name in ("dialog.png", "dialog-gatys.png", "result.png"):
         assert (out / name).stat().st_size > 10_000, name
     if os.environ.get("NST_UPDATE_SCREENSHOTS") == "1":
         shots = ROOT / "docs" / "screenshots"
         shots.mkdir(parents=True, exist_ok=True)
-        for name in ("dialog.png", "result.png", "menu1.png"):
+        for name in ("dialog.png", "dialog-gatys.png", "result.png", "menu1.png"):
             (shots / f"gimp3-{name.replace('menu1', 'undo-menu')}").write_bytes(
                 (out / name).read_bytes())

@@ -1,7 +1,8 @@
 # Runs INSIDE a GUI GIMP 3 under Xvfb (python-fu-eval batch), driven by tests/test_gimp_e2e.py;
 # GIMP itself opened the photo from its command line, as a user opens a file.
 # 1. makes a feathered elliptical selection and adds a "Marker" layer (an undo step of its own);
-# 2. opens Fast Neural Style's dialog (INTERACTIVE run), screenshots it, presses Escape;
+# 2. opens Fast Neural Style's and Neural Style's dialogs (INTERACTIVE runs), screenshots
+#    them, presses Escape;
 # 3. runs the procedure non-interactively and screenshots the result layer with its mask;
 # 4. leaves a helper that, after this script has returned (GIMP greys out Undo while a script
 #    runs), clicks Edit ▸ Undo twice like a user, and after each click forwards probe.py to this
@@ -55,6 +56,21 @@ try:
     cfg.set_core_object_array("drawables", [layer])
     cfg.set_property("model", SPEC["model"])
     facts["dialog_status"] = proc.run(cfg).index(0).value_nick
+    helper.wait(timeout=120)
+
+    # Neural Style's dialog too (files, style layer, weights, quality...): opened and closed.
+    gatys_shot = os.path.join(OUT, "dialog-gatys.png")
+    helper = subprocess.Popen([
+        "sh", "-c",
+        f"w=$(xdotool search --sync --name '^Neural Style' | head -1); sleep 3;"
+        f" import -window root {gatys_shot}; xdotool windowfocus --sync $w;"
+        f" xdotool key --clearmodifiers Escape"])
+    gatys = Gimp.get_pdb().lookup_procedure("python-fu-neural-style")
+    gcfg = gatys.create_config()
+    gcfg.set_property("run-mode", Gimp.RunMode.INTERACTIVE)
+    gcfg.set_property("image", image)
+    gcfg.set_core_object_array("drawables", [layer])
+    facts["gatys_dialog_status"] = gatys.run(gcfg).index(0).value_nick
     helper.wait(timeout=120)
 
     cfg.set_property("run-mode", Gimp.RunMode.NONINTERACTIVE)
