@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 E2E = ROOT / "tests" / "gimp_e2e"
 CHROOT = Path(os.environ.get("NST_GIMP_CHROOT", "/var/cache/nst-gimp-chroot"))
 REQUIRE = os.environ.get("NST_REQUIRE_GIMP") == "1"
-CONTENT = Path("/work/shared/images/content/chelsea_cat.jpg")
+CONTENT = ROOT / "demo" / "chelsea.jpg"  # shipped with the project (CC0), so CI has it
 pytestmark = [pytest.mark.gimp, pytest.mark.slow]
 
 
