@@ -155,6 +155,10 @@ def save_picture(picture: Picture, path: str | os.PathLike[str]) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             im.save(fh, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
+        # mkstemp creates 0600; a picture the user asked for gets the usual umask-based mode.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -145,3 +145,17 @@ def test_resizing() -> None:
     assert out.shape == (20, 40, 3) and out.dtype == np.float32
     assert 0 <= out.min() and out.max() <= 1
     assert resize_gray(np.ones((10, 20), np.float32), (5, 3)).shape == (3, 5)
+
+
+def test_saved_pictures_get_the_umask_mode_not_0600(tmp_path) -> None:
+    import os
+
+    from engine.images import Picture, save_picture
+
+    old = os.umask(0o022)
+    try:
+        out = tmp_path / "out.png"
+        save_picture(Picture(np.zeros((4, 4, 3), np.float32)), out)
+        assert (out.stat().st_mode & 0o777) == 0o644
+    finally:
+        os.umask(old)
