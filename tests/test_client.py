@@ -383,11 +383,9 @@ print(json.dumps({"api": client.health()["api"], "status": seen}))
 @pytest.mark.slow
 def test_python27_starts_the_engine(tmp_path) -> None:
     """GIMP 2.10's side of the first run: Python 2.7 starts the (Python 3) engine detached."""
-    from test_server_api import _python2
+    import python27
 
-    python2 = _python2()
-    if python2 is None:
-        pytest.skip("no Python 2.7 interpreter here (set NST_PYTHON2)")
+    python2 = python27.require()
     port = _free_port()
     token_file = tmp_path / "token"
     config = tmp_path / "nst_config.json"

@@ -4,9 +4,7 @@ Skipped only when no Python 2.7 exists (set NST_PYTHON2 to point at one)."""
 
 from __future__ import annotations
 
-import glob
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -14,32 +12,16 @@ from pathlib import Path
 import numpy as np
 import plugin_cases as pc
 import pytest
+import python27
 
 from engine.contract import schema
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def python2() -> str | None:
-    cands = [os.environ.get("NST_PYTHON2")]
-    cands += sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/2.7*/bin/python2.7")))
-    cands += [shutil.which("python2.7"), shutil.which("python2")]
-    for c in cands:
-        if not c or not os.path.exists(c):
-            continue
-        r = subprocess.run([c, "-c", "import sys; print(sys.version_info[:2] == (2, 7))"],
-                           capture_output=True, text=True)
-        if r.stdout.strip() == "True":  # a pyenv shim may exist yet run nothing
-            return c
-    return None
-
-
 @pytest.fixture(scope="module")
 def py2():
-    exe = python2()
-    if not exe:
-        pytest.skip("no Python 2.7 interpreter here (set NST_PYTHON2)")
-    return exe
+    return python27.require()
 
 
 def run_py27(exe, tmp_path, case, gray=False):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -16,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+import python27
 from server_fixtures import (
     CONTENT,
     ROOT,
@@ -384,21 +384,6 @@ def test_queue_full_gets_429(client, content_png, style_png) -> None:
 CLIENT_SCENARIO = ROOT / "tests" / "client_scenario.py"
 
 
-def _python2() -> str | None:
-    pyenv = sorted(str(p) for p in (Path.home() / ".pyenv" / "versions").glob("2.7*/bin/python"))
-    for cand in (os.environ.get("NST_PYTHON2"), shutil.which("python2.7"),
-                 shutil.which("python2"), *pyenv):
-        if cand and Path(cand).is_file():
-            try:
-                out = subprocess.run([cand, "-c", "import sys; print(sys.version_info[0])"],
-                                     capture_output=True, text=True, timeout=20)
-            except OSError:
-                continue
-            if out.stdout.strip() == "2":
-                return cand
-    return None
-
-
 def _scenario(python: str, server, tmp_path: Path, flags: tuple[str, ...]) -> dict:
     token_file = tmp_path / "token"
     token_file.write_text(TOKEN + "\n")
@@ -433,9 +418,7 @@ def test_client_under_isolated_python3(server, tmp_path) -> None:
 
 
 def test_client_under_python27(server, tmp_path) -> None:
-    python2 = _python2()
-    if python2 is None:
-        pytest.skip("no Python 2.7 interpreter here (set NST_PYTHON2); vermin covers syntax")
+    python2 = python27.require()
     report = _scenario(python2, server, tmp_path, ("-E", "-s", "-S"))  # 2.7 has no -I
     assert report["python"].startswith("2.7")
     _check_scenario(report)
