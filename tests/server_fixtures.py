@@ -19,8 +19,9 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 PLUGIN_DIR = ROOT / "gimp_plugin"
-CONTENT = Path("/work/shared/images/content/chelsea_cat.jpg")
-STYLE = Path("/work/shared/images/style/great_wave_hokusai.jpg")
+SHARED = Path(__file__).resolve().parents[2] / "shared"  # beside the checkout, as in CI
+CONTENT = SHARED / "images" / "content" / "chelsea_cat.jpg"
+STYLE = SHARED / "images" / "style" / "great_wave_hokusai.jpg"
 
 
 def import_client() -> ModuleType:
