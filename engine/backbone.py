@@ -84,7 +84,13 @@ class VGG19(nn.Module):
         last = max(self.index[n] for n in wanted)
         out: dict[str, torch.Tensor] = {}
         for i, layer in enumerate(self.layers[: last + 1]):
-            x = layer(x)
+            if isinstance(layer, nn.ReLU) and LAYER_NAMES[i - 1] not in wanted:
+                # In place when nobody asked for the conv output: a convolution's backward does
+                # not need its output, so this halves the activations kept for backward (memory
+                # at 1024 px is dominated by them).
+                x = torch.relu_(x)
+            else:
+                x = layer(x)
             if LAYER_NAMES[i] in wanted:
                 out[LAYER_NAMES[i]] = x
         return out
