@@ -33,6 +33,16 @@ def test_gram_is_fp32_under_bf16_input() -> None:
     assert g.dtype == torch.float32
 
 
+def test_gram_gradient_matches_plain_autograd() -> None:
+    f = torch.randn(1, 3, 4, 5, generator=torch.Generator().manual_seed(0), requires_grad=True)
+    plain = f.detach().clone().requires_grad_(True)
+    x = plain.reshape(3, -1)
+    ((x @ x.t()) / 60).pow(2).sum().backward()
+    gram(f).pow(2).sum().backward()
+    assert torch.allclose(f.grad, plain.grad, atol=1e-6)
+    assert f.grad.abs().sum() > 0
+
+
 def test_layer_mask_area_average() -> None:
     mask = torch.tensor([[[[1.0, 1.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0]]]])
     small = layer_mask(mask, torch.zeros(1, 5, 1, 2))

@@ -14,6 +14,27 @@ STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 ALL_LAYERS = (*STYLE_LAYERS, CONTENT_LAYER)
 
 
+class _LowMemoryGram(torch.autograd.Function):
+    """F F^T / n computed in fp32 that keeps only the (bf16) features for backward, not an fp32
+    copy of them: at 1024 px the copy of relu1_1 alone is 256 MB."""
+
+    @staticmethod
+    def forward(ctx, features: torch.Tensor, n: float) -> torch.Tensor:  # type: ignore[override]
+        ctx.save_for_backward(features)
+        ctx.n = n
+        with torch.autocast(features.device.type, enabled=False):
+            f = features.float().reshape(features.shape[1], -1)
+            return (f @ f.t()) / n
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
+        (features,) = ctx.saved_tensors
+        with torch.autocast(features.device.type, enabled=False):
+            f = features.float().reshape(features.shape[1], -1)
+            g = ((grad + grad.t()) @ f) / ctx.n
+        return g.reshape(features.shape).to(features.dtype), None
+
+
 def gram(features: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
     """G = F F^T / (C * H * W) for (1, C, H, W) features -> (C, C), fp32.
 
@@ -21,14 +42,14 @@ def gram(features: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tens
     mask's area instead of H * W, so a masked Gram describes the texture *inside* the mask at the
     same scale as an unmasked one.
     """
+    _, c, h, w = features.shape
+    if mask is None:
+        return _LowMemoryGram.apply(features, float(c * h * w))
     with torch.autocast(features.device.type, enabled=False):
         f = features.float()
-        _, c, h, w = f.shape
-        area = float(h * w)
-        if mask is not None:
-            f = f * mask
-            # Weighted second moment: sum(m^2 f f^T) / sum(m^2) keeps a hard 0/1 mask exact.
-            area = float(mask.float().pow(2).sum().clamp_min(1.0))
+        f = f * mask
+        # Weighted second moment: sum(m^2 f f^T) / sum(m^2) keeps a hard 0/1 mask exact.
+        area = float(mask.float().pow(2).sum().clamp_min(1.0))
         f = f.reshape(c, -1)
         return (f @ f.t()) / (c * area)
 
