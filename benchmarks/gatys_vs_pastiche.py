@@ -88,25 +88,31 @@ def seconds_per_iteration(size: int, content: Path, style: Path) -> tuple[float,
 
     c, s = load_picture(content), load_picture(style)
     runtime.use_all_cores()
-    stamps: list[float] = []
-    iters = 8
-    stylize(c.rgb, [s.rgb], GatysParams(size=size, iterations=iters, multiscale=False),
-            progress=lambda e: stamps.append(time.perf_counter()))
-    engine = statistics.median(b - a for a, b in zip(stamps[1:], stamps[2:], strict=False))
-
     net = runtime.backbone(GatysParams().pooling, "cpu")
     dtype = runtime.autocast_dtype(torch.device("cpu"))
     w, h = fit_longest_side(c.size, size)
     x = torch.rand(1, 3, h, w, requires_grad=True)
-    times = []
-    for _ in range(iters):
+
+    def bare_once() -> float:
         t0 = time.perf_counter()
         with torch.autocast("cpu", dtype=dtype or torch.bfloat16, enabled=dtype is not None):
             feats = net(x.contiguous(memory_format=torch.channels_last), ALL_LAYERS)
             loss = sum(f.float().square().mean() for f in feats.values())
         loss.backward()
-        times.append(time.perf_counter() - t0)
-    bare = statistics.median(times[1:])
+        return time.perf_counter() - t0
+
+    # Alternate short engine runs with bare passes, so a change in machine load hits both alike.
+    engine_times: list[float] = []
+    bare_times: list[float] = []
+    bare_once()  # warm-up (oneDNN primitive creation)
+    for _ in range(3):
+        stamps: list[float] = []
+        stylize(c.rgb, [s.rgb], GatysParams(size=size, iterations=5, multiscale=False),
+                progress=lambda e, stamps=stamps: stamps.append(time.perf_counter()))
+        engine_times += [b - a for a, b in zip(stamps[1:], stamps[2:], strict=False)]
+        bare_times += [bare_once() for _ in range(3)]
+    engine = statistics.median(engine_times)
+    bare = statistics.median(bare_times)
     return engine, bare, str(dtype).replace("torch.", "") if dtype else "float32"
 
 
@@ -125,6 +131,8 @@ def main() -> int:
     ap.add_argument("--reuse-pastiche", action="store_true",
                     help="reuse pastiche outputs + times recorded in --workdir by an earlier run")
     ap.add_argument("--skip-speed", action="store_true", help="skip the s/iter measurement")
+    ap.add_argument("--speed-only", action="store_true",
+                    help="only the s/iter measurement (no pastiche, no scoring)")
     ap.add_argument("--json", type=Path, help="also write all results to this file")
     a = ap.parse_args()
     a.workdir.mkdir(parents=True, exist_ok=True)
@@ -132,7 +140,7 @@ def main() -> int:
              [(SHARED / "images/content" / c, SHARED / "images/style" / s)
               for c, s in PAIRS[: a.pairs]])
     rows = []
-    for content, style in pairs:
+    for content, style in [] if a.speed_only else pairs:
         tag = f"{content.stem}__{style.stem}__{a.size}"
         p_out = a.workdir / f"pastiche_{tag}_{a.pastiche_steps}.png"
         p_time = run_pastiche(content, style, p_out, a.size, a.pastiche_steps,
