@@ -43,6 +43,23 @@ def test_gram_gradient_matches_plain_autograd() -> None:
     assert f.grad.abs().sum() > 0
 
 
+def test_gram_blocks_and_channels_last(monkeypatch) -> None:
+    import engine.gatys.features as features
+
+    monkeypatch.setattr(features, "CHUNK_ROWS", 7)  # several blocks, the last one partial
+    f = torch.randn(1, 4, 5, 6, generator=torch.Generator().manual_seed(1))
+    x = f.reshape(4, -1)
+    expected = (x @ x.t()) / (4 * 30)
+    for layout in (torch.contiguous_format, torch.channels_last):
+        g = f.clone(memory_format=layout).requires_grad_(True)
+        out = gram(g)
+        assert torch.allclose(out, expected, atol=1e-5)
+        out.sum().backward()
+        # d/dF sum(F F^T)/n = (1 1^T + 1 1^T) F / n
+        manual = (torch.ones(4, 4) * 2 @ x / (4 * 30)).reshape(f.shape)
+        assert torch.allclose(g.grad, manual, atol=1e-5)
+
+
 def test_layer_mask_area_average() -> None:
     mask = torch.tensor([[[[1.0, 1.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0]]]])
     small = layer_mask(mask, torch.zeros(1, 5, 1, 2))

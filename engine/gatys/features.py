@@ -14,25 +14,43 @@ STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 ALL_LAYERS = (*STYLE_LAYERS, CONTENT_LAYER)
 
 
+CHUNK_ROWS = 1 << 16  # pixels per block when building a Gram matrix
+
+
+def _pixels_by_channels(features: torch.Tensor) -> torch.Tensor:
+    """(1, C, H, W) -> (H*W, C); a free view for channels_last tensors (the CPU layout here)."""
+    return features.permute(0, 2, 3, 1).reshape(-1, features.shape[1])
+
+
 class _LowMemoryGram(torch.autograd.Function):
-    """F F^T / n computed in fp32 that keeps only the (bf16) features for backward, not an fp32
-    copy of them: at 1024 px the copy of relu1_1 alone is 256 MB."""
+    """F F^T / n accumulated in fp32 block by block, keeping only the (bf16) features for
+    backward: no full fp32 copy of a feature map is ever made (at 1024 px relu1_1 in fp32 is
+    256 MB, and forward + backward would otherwise need three such copies at once)."""
 
     @staticmethod
     def forward(ctx, features: torch.Tensor, n: float) -> torch.Tensor:  # type: ignore[override]
         ctx.save_for_backward(features)
         ctx.n = n
+        x = _pixels_by_channels(features)
+        c = x.shape[1]
+        out = torch.zeros((c, c), dtype=torch.float32, device=features.device)
         with torch.autocast(features.device.type, enabled=False):
-            f = features.float().reshape(features.shape[1], -1)
-            return (f @ f.t()) / n
+            for i in range(0, x.shape[0], CHUNK_ROWS):
+                block = x[i:i + CHUNK_ROWS].float()
+                out.addmm_(block.t(), block)
+        return out / n
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
         (features,) = ctx.saved_tensors
+        x = _pixels_by_channels(features)
+        sym = (grad + grad.t()).float() / ctx.n
+        out = torch.empty_like(x)
         with torch.autocast(features.device.type, enabled=False):
-            f = features.float().reshape(features.shape[1], -1)
-            g = ((grad + grad.t()) @ f) / ctx.n
-        return g.reshape(features.shape).to(features.dtype), None
+            for i in range(0, x.shape[0], CHUNK_ROWS):
+                out[i:i + CHUNK_ROWS] = x[i:i + CHUNK_ROWS].float() @ sym
+        _, c, h, w = features.shape
+        return out.reshape(1, h, w, c).permute(0, 3, 1, 2), None
 
 
 def gram(features: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
