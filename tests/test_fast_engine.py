@@ -215,3 +215,12 @@ def test_models_command_lists_models_and_problems(installed, tmp_path, monkeypat
     assert main(["models"]) == 0
     text = capsys.readouterr().out
     assert "tiny" in text and "UNUSABLE junk" in text
+
+
+def test_small_photos_run_as_one_tile_and_large_ones_are_tiled() -> None:
+    from engine.fast import AUTO_TILE, SINGLE_TILE_PIXELS, auto_tile
+
+    assert auto_tile(817, 1224) == 1224  # a 1 MP photo: one tile, no overlap, no seam
+    assert auto_tile(3, 5) == AUTO_TILE  # tiny: padded inside one tile as before
+    assert auto_tile(1200, 2000) == 2000 and 1200 * 2000 <= SINGLE_TILE_PIXELS
+    assert auto_tile(4001, 5999) == AUTO_TILE  # 24 MP: bounded memory

@@ -24,14 +24,23 @@ from engine.fast.session import OnnxSession, SessionCache, available_providers, 
 from engine.fast.tiling import plan, round_up, run_tiled
 
 __all__ = ["ModelInfo", "list_models", "scan_models", "get_model", "stylize", "runtime_info",
-           "AUTO_TILE",
-           "OVERLAP"]
+           "AUTO_TILE", "SINGLE_TILE_PIXELS", "auto_tile", "OVERLAP"]
 
 # Tile side when FastParams.tile is 0. Large tiles keep instance-norm statistics close to the
 # whole image's and waste less on overlaps; 1024 px bounds onnxruntime's working memory to a few
 # hundred MB for the shipped networks (see docs/fast.md for the measurements).
 AUTO_TILE = 1024
+# Up to this many pixels a photo runs as ONE tile: no overlap work, no seam, image-wide
+# instance-norm statistics, and onnxruntime's working memory stays well under 1 GB.
+SINGLE_TILE_PIXELS = 2_500_000
 OVERLAP = 128  # pixels of cross-fade between neighbouring tiles
+
+
+def auto_tile(height: int, width: int) -> int:
+    """Tile side when FastParams.tile is 0: the whole photo when it is small enough."""
+    if height * width <= SINGLE_TILE_PIXELS:
+        return max(height, width, AUTO_TILE)
+    return AUTO_TILE
 
 _registry = Registry()
 _sessions = SessionCache()
@@ -116,8 +125,8 @@ def stylize(content_rgb: np.ndarray, params: FastParams, *, mask: np.ndarray | N
     model = _registry.get(params.model)
     sess = session_for(model, params)
     fixed = sess.fixed_size or model.meta.fixed_size
-    tile = params.tile or AUTO_TILE
     h, w = content_rgb.shape[:2]
+    tile = params.tile or auto_tile(h, w)
     stride = model.meta.stride
     overlap = OVERLAP if fixed is None else min(32, fixed[0] // 4, fixed[1] // 4)
     n_tiles = (len(plan(round_up(h, stride), round_up(w, stride), round_up(tile, stride),
