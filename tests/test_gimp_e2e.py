@@ -404,10 +404,14 @@ def test_gui_dialog_result_mask_and_one_undo_step(session):
     """A real GIMP window under Xvfb: the dialog opens (screenshot), the result layer with its
     mask (screenshot), and ONE Edit ▸ Undo (clicked) removes the result while the step before
     it stays."""
+    from engine.contract import FastParams
+
+    # The default shipped network, so the screenshots show what a user gets.
+    model = FastParams().model
     out = session.work / "gui"
     out.mkdir()
     spec = {"out": str(out), "photo": session.inputs["photo_large"],
-            "ellipse": [60, 40, 200, 150], "feather": 24, "model": "tiny",
+            "ellipse": [60, 40, 200, 150], "feather": 24, "model": model,
             "probe": str(E2E / "probe.py")}
     gimp = session.run(E2E / "gui.py", spec, gui=True)
     log = (gimp.stdout + gimp.stderr)[-4000:]
@@ -418,7 +422,7 @@ def test_gui_dialog_result_mask_and_one_undo_step(session):
     # The dialogs opened (screenshots) and Escape closed them.
     assert f["dialog_status"] == "cancel" and f["gatys_dialog_status"] == "cancel"
     assert f["run_status"] == "success" and f["mask"]
-    assert f["layers_after_run"][0] == "Neural Style: tiny"
+    assert f["layers_after_run"][0] == "Neural Style: " + model
     assert f["layers_after_run"][1:] == [f["layers_after_run"][1], "Marker"]
     probes = [json.loads(line) for line in (out / "probes.jsonl").read_text().splitlines()]
     assert len(probes) == 2, log
