@@ -51,7 +51,9 @@ def test_doctor_text_sees_models_token_and_a_running_server(tmp_path) -> None:
         rejected = _doctor("--json", "--url", srv.url, "--token-file", str(wrong), env=env)
     assert proc.returncode == 0, proc.stderr
     text = proc.stdout
-    assert "fast models tiny" in text
+    models_line = next(line for line in text.splitlines() if line.startswith("fast models "))
+    listed = models_line.removeprefix("fast models ").split(", ")
+    assert "tiny" in listed and "starry_night" in listed  # NST_MODEL_PATH and the shipped ones
     assert f"token       {cfg / 'token'}  mode 0o600" in text
     assert f"server      running at {srv.url}" in text
     assert f"models dir  {models}" in text
