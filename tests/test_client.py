@@ -343,15 +343,7 @@ def test_ensure_engine_starts_the_real_engine_which_then_idles_out(tmp_path) -> 
     assert nst_client.ensure_engine(cfg, on_status=statuses.append).health()["api"] == 1
     assert len(statuses) == 2
     # Any HTTP request counts as activity, so watch the port with bare TCP connects only.
-    deadline = time.monotonic() + 30  # idle exit after 3 s, checked every 0.2 s
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        except ConnectionRefusedError:
-            break
-        time.sleep(0.5)
-    else:
-        raise AssertionError("the engine did not exit when idle")
+    _wait_for_idle_exit(port, "the engine did not exit when idle")
     with pytest.raises(nst_client.EngineError) as info:
         client.health()
     assert info.value.code == "engine_unreachable"
@@ -401,12 +393,18 @@ def test_python27_starts_the_engine(tmp_path) -> None:
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert report == {"api": 1, "status": ["Starting the style engine...",
                                            "Style engine ready."]}
-    deadline = time.monotonic() + 30  # and it goes away by itself (idle exit)
+    # ... and it goes away by itself (idle exit).
+    _wait_for_idle_exit(port, "the engine started by Python 2.7 did not exit when idle")
+
+
+def _wait_for_idle_exit(port: int, failure: str, timeout_s: float = 30.0) -> None:
+    """Wait until nothing listens on `port`, probing with bare TCP connects (an HTTP request
+    would count as activity and keep the engine alive)."""
+    deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
         except ConnectionRefusedError:
-            break
+            return
         time.sleep(0.5)
-    else:
-        raise AssertionError("the engine started by Python 2.7 did not exit when idle")
+    raise AssertionError(failure)
