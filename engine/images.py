@@ -44,8 +44,8 @@ def _check_size(width: int, height: int, max_pixels: int, what: str) -> None:
 
 
 def _to_picture(im: Image.Image) -> Picture:
-    im = ImageOps.exif_transpose(im)
-    alpha = None
+    # In place: the default returns a copy even when there is nothing to rotate (72 MB at 24 MP).
+    ImageOps.exif_transpose(im, in_place=True)
     if im.mode in ("I;16", "I;16B", "I;16L", "I"):
         arr = np.asarray(im, dtype=np.float32)
         peak = 65535.0 if arr.max(initial=0) > 255 or im.mode.startswith("I;16") else 255.0
@@ -58,12 +58,17 @@ def _to_picture(im: Image.Image) -> Picture:
     if im.mode in ("RGBA;16B", "RGB;16B"):
         im = im.convert("RGBA" if has_alpha else "RGB")
     if has_alpha:
-        rgba = np.asarray(im.convert("RGBA"), dtype=np.float32) / 255.0
-        alpha = rgba[..., 3].copy()
-        rgb = rgba[..., :3]
-    else:
-        rgb = np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
-    return Picture(np.ascontiguousarray(rgb), alpha)
+        rgba = np.asarray(im.convert("RGBA"))
+        return Picture(_unit_float(rgba[..., :3]), _unit_float(rgba[..., 3]))
+    return Picture(_unit_float(np.asarray(im.convert("RGB"))))
+
+
+def _unit_float(u8: np.ndarray) -> np.ndarray:
+    """uint8 -> contiguous float32 in 0..1 with one full-size allocation (a 24 MP photo is
+    288 MB as float; `asarray(dtype=float32) / 255` would allocate it twice)."""
+    out = np.empty(u8.shape, np.float32)
+    np.multiply(u8, np.float32(1 / 255), out=out, casting="unsafe")
+    return out
 
 
 def _open(source: Image.Image | bytes | str | os.PathLike[str], what: str,
@@ -126,12 +131,19 @@ def decode_mask(data: bytes, size: tuple[int, int], max_pixels: int = DEFAULT_MA
     return np.asarray(im, dtype=np.float32) / 255.0
 
 
+def _to_u8(unit: np.ndarray) -> np.ndarray:
+    """float 0..1 -> uint8, rounded, with one float temporary."""
+    tmp = np.multiply(unit, np.float32(255), dtype=np.float32)
+    tmp += np.float32(0.5)
+    np.clip(tmp, 0, 255, out=tmp)
+    return tmp.astype(np.uint8)
+
+
 def to_pil(picture: Picture) -> Image.Image:
-    rgb = np.clip(picture.rgb * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    rgb = _to_u8(picture.rgb)
     if picture.alpha is None:
         return Image.fromarray(rgb, "RGB")
-    a = np.clip(picture.alpha * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    return Image.fromarray(np.dstack([rgb, a]), "RGBA")
+    return Image.fromarray(np.dstack([rgb, _to_u8(picture.alpha)]), "RGBA")
 
 
 def encode_png(picture: Picture) -> bytes:

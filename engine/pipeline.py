@@ -74,4 +74,7 @@ def run(
     info = dict(result.info)
     info.update(method=request.method.value, width=size[0], height=size[1],
                 seconds=round(time.perf_counter() - t0, 3))
-    return Picture(np.clip(out, 0.0, 1.0).astype(np.float32), alpha), info
+    # `out` is ours (the method's result or blend's new array), never content.rgb: clip in place.
+    out = out.astype(np.float32, copy=False)
+    np.clip(out, 0.0, 1.0, out=out)
+    return Picture(out, alpha), info

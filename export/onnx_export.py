@@ -39,7 +39,9 @@ THUMBNAIL_SIDE = 128
 
 
 def write_onnx(net: torch.nn.Module, path: Path) -> None:
-    net = net.eval()
+    """The exported graph is `net.deploy()` where the network has one (same function, cheaper
+    upsampling); `parity` compares the file with the training form."""
+    net = net.deploy() if isinstance(net, TransformerNet) else net.eval()
     dummy = torch.rand(1, 3, 64, 64)
     axes = {0: "batch", 2: "height", 3: "width"}
     tmp = path.with_suffix(".onnx.part")
@@ -146,10 +148,9 @@ def fp16_variant(net: TransformerNet, onnx_path: Path, photo_rgb: np.ndarray,
                  side: int = 512) -> dict[str, Any]:
     """Write ID.fp16.onnx beside ID.onnx and measure it against the fp32 file on a photo:
     PSNR, max difference and CPU time for both. The file is kept only at >= FP16_MIN_PSNR."""
-    import copy
 
     half_path = onnx_path.with_suffix(".fp16.onnx")
-    write_onnx(_Half(copy.deepcopy(net)), half_path)
+    write_onnx(_Half(net.deploy()), half_path)
     w, h = fit_longest_side((photo_rgb.shape[1], photo_rgb.shape[0]), side)
     rgb = resize_rgb(photo_rgb, (w - w % STRIDE, h - h % STRIDE))
     x = np.ascontiguousarray(rgb.transpose(2, 0, 1)[None], dtype=np.float32)
@@ -178,7 +179,7 @@ def fp16_variant(net: TransformerNet, onnx_path: Path, photo_rgb: np.ndarray,
 def training_summary(ckpt: dict[str, Any], command: str | None) -> dict[str, Any]:
     s = ckpt["settings"]
     keep = ("size", "style_size", "batch", "lr", "style_weight", "content_weight", "tv_weight",
-            "width", "depth", "seed")
+            "width", "depth", "layout", "seed", "init_from")
     return {
         "style_image": Path(s["style"]).name,
         "data": Path(s["data"]).name,
@@ -186,7 +187,7 @@ def training_summary(ckpt: dict[str, Any], command: str | None) -> dict[str, Any
         "wall_s": round(ckpt["wall_s"], 1),
         "device": ckpt.get("device", "cpu"),
         "bf16": bool(ckpt.get("bf16", False)),
-        "settings": {k: s[k] for k in keep},
+        "settings": {k: {"layout": "johnson", "init_from": None, **s}[k] for k in keep},
         "final_losses": {k: round(v, 5) for k, v in final_losses(ckpt["history"]).items()},
         "command": command,
     }
@@ -215,8 +216,9 @@ def export_checkpoint(checkpoint: str | os.PathLike[str], *, model_id: str, name
                           training=training_summary(ckpt, command), extra=extra)
 
 
-def untrained(width: int = 4, depth: int = 1, seed: int = 0) -> TransformerNet:
+def untrained(width: int = 4, depth: int = 1, seed: int = 0,
+              layout: str = "light") -> TransformerNet:
     from export.transformer import TransformerConfig
 
     torch.manual_seed(seed)
-    return TransformerNet(TransformerConfig(width=width, depth=depth)).eval()
+    return TransformerNet(TransformerConfig(width=width, depth=depth, layout=layout)).eval()

@@ -51,6 +51,8 @@ class TrainSettings:
     tv_weight: float = 0.5
     width: int = 8
     depth: int = 3
+    layout: str = "light"  # export.transformer.LAYOUTS
+    init_from: str | None = None  # checkpoint whose same-shaped weights start this run
     seed: int = 0
     preview_every: int = 100
     checkpoint_every: int = 50
@@ -59,11 +61,13 @@ class TrainSettings:
     cache_dir: str | None = None
 
     def transformer(self) -> TransformerConfig:
-        return TransformerConfig(width=self.width, depth=self.depth)
+        return TransformerConfig(width=self.width, depth=self.depth, layout=self.layout)
 
 
 # Settings that may differ between a checkpoint and the run resuming it.
 _RESUMABLE_CHANGES = {"steps", "preview_every", "checkpoint_every", "preview", "cache_dir", "out"}
+# What settings written before a field existed meant.
+_LEGACY_SETTINGS = {"layout": "johnson", "init_from": None}
 
 
 @dataclass(frozen=True)
@@ -145,9 +149,24 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 def model_from_checkpoint(ckpt: dict[str, Any]) -> TransformerNet:
     s = ckpt["settings"]
-    net = TransformerNet(TransformerConfig(width=s["width"], depth=s["depth"]))
+    net = TransformerNet(TransformerConfig.from_dict(s))
     net.load_state_dict(ckpt["model"])
     return net.eval()
+
+
+def warm_start(net: TransformerNet, checkpoint: str | os.PathLike[str]) -> list[str]:
+    """Copy every tensor whose name and shape match from another run's checkpoint (e.g. a
+    `johnson` run into a `light` one: all but the full-resolution ends match). Returns the names
+    of the modules that were initialised; the rest keep their fresh initialisation."""
+    theirs = load_checkpoint(checkpoint)["model"]
+    mine = net.state_dict()
+    same = {k: v for k, v in theirs.items() if k in mine and mine[k].shape == v.shape}
+    if not same:
+        raise ValueError(f"{checkpoint} shares no weights with this network "
+                         "(different --width?)")
+    mine.update(same)
+    net.load_state_dict(mine)
+    return sorted({k.rsplit(".", 1)[0] for k in same})
 
 
 def _render_preview(net: TransformerNet, photo: np.ndarray, device: torch.device) -> np.ndarray:
@@ -187,7 +206,8 @@ def train(settings: TrainSettings,
     ckpt_path = out / CHECKPOINT
     if ckpt_path.is_file():
         ckpt = load_checkpoint(ckpt_path)
-        old = {k: v for k, v in ckpt["settings"].items() if k not in _RESUMABLE_CHANGES}
+        old = {k: v for k, v in {**_LEGACY_SETTINGS, **ckpt["settings"]}.items()
+               if k not in _RESUMABLE_CHANGES}
         new = {k: v for k, v in asdict(settings).items() if k not in _RESUMABLE_CHANGES}
         if old != new:
             diff = sorted(k for k in new if old.get(k) != new[k])
@@ -198,6 +218,9 @@ def train(settings: TrainSettings,
         step, history, wall_before = ckpt["step"], ckpt["history"], ckpt["wall_s"]
         _set_rng_state(ckpt["rng"])
         log.info("resumed %s at step %d", ckpt_path, step)
+    elif settings.init_from:
+        log.info("initialised %s from %s", ", ".join(warm_start(net, settings.init_from)),
+                 settings.init_from)
 
     model: torch.nn.Module = net
     if ddp.active:

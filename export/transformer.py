@@ -3,14 +3,27 @@ on: instance norm (Ulyanov et al.) instead of batch norm, and nearest-neighbour 
 by a convolution (Odena et al., "Deconvolution and checkerboard artifacts") instead of transposed
 convolutions. Reflection padding everywhere keeps borders free of dark frames.
 
-Johnson uses 32/64/128 channels and 5 residual blocks; `width` and `depth` shrink that so a model
-trains on a CPU and runs at well under a second per megapixel. Pixel contract: RGB float32 in
-[0, 1], NCHW, in and out. Height and width must be multiples of `STRIDE` (the engine pads).
+Johnson uses 32/64/128 channels, 9x9 convolutions at both full-resolution ends, and 5 residual
+blocks. `width` and `depth` shrink the channels and blocks so a model trains on a CPU. The light
+layout (the default) also departs from the paper at full resolution, where a small network spends
+most of its time: 3x3 instead of 9x9 at the input, and the last upsampling convolution writes RGB
+directly instead of feeding a full-resolution feature layer and a 9x9 output convolution. That is
+3x fewer operations per output pixel; the receptive field still spans ~50 px through the residual
+blocks at 1/4 resolution. `johnson` keeps the paper's ends (the first shipped models used it).
+
+For export, `deploy()` rewrites every "nearest 2x upsample, pad, 3x3 conv" as the identical
+computation at the low resolution: four 3x3 kernels, one per output phase, then DepthToSpace.
+Nothing changes numerically, but onnxruntime no longer materialises and pads the upsampled tensor.
+
+Pixel contract: RGB float32 in [0, 1], NCHW, in and out. Height and width must be multiples of
+`STRIDE` (the engine pads).
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -18,14 +31,27 @@ from torch.nn import functional as F
 
 STRIDE = 4  # two stride-2 downsamplings
 
+LAYOUTS = ("light", "johnson")
+
 
 @dataclass(frozen=True)
 class TransformerConfig:
     width: int = 16  # channels of the first layer; the next two double it
     depth: int = 3  # residual blocks at 1/4 resolution
+    layout: str = "light"  # "light" | "johnson" (see the module docstring)
 
-    def to_dict(self) -> dict[str, int]:
+    def __post_init__(self) -> None:
+        if self.layout not in LAYOUTS:
+            raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, not {self.layout!r}")
+
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TransformerConfig:
+        # Checkpoints written before `layout` existed are all the Johnson layout.
+        return cls(width=int(d["width"]), depth=int(d["depth"]),
+                   layout=str(d.get("layout", "johnson")))
 
 
 class ConvLayer(nn.Sequential):
@@ -56,12 +82,47 @@ class UpsampleConv(nn.Module):
     """Nearest 2x resize then conv: every output pixel sees the same number of kernel taps, so no
     checkerboard (a transposed conv with stride 2 and kernel 3 overlaps unevenly)."""
 
-    def __init__(self, c_in: int, c_out: int):
+    def __init__(self, c_in: int, c_out: int, norm: bool = True, relu: bool = True):
         super().__init__()
-        self.conv = ConvLayer(c_in, c_out, 3)
+        self.conv = ConvLayer(c_in, c_out, 3, norm=norm, relu=relu)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
+
+
+# Row (or column) offset, in low-resolution pixels, of each tap of a 3x3 kernel applied after a
+# nearest 2x upsample, for an output pixel of phase 0 (even) or 1 (odd): the taps at full-res
+# offsets -1, 0, +1 of pixel 2i fall on low-res pixels i-1, i, i; those of 2i+1 on i, i, i+1.
+_PHASE_OFFSETS = ((-1, 0, 0), (0, 0, 1))
+
+
+class PhaseUpsampleConv(nn.Module):
+    """`UpsampleConv` computed at the low resolution (inference only): edge pad 1, a 3x3 conv
+    with 4x the output channels (one kernel per output phase, summing the original taps that land
+    on the same low-res pixel), DepthToSpace, then the same norm/ReLU. Edge padding at low
+    resolution equals reflection padding after a nearest upsample: both repeat the border pixel.
+    """
+
+    def __init__(self, up: UpsampleConv):
+        super().__init__()
+        _, conv, *rest = up.conv
+        k = conv.weight.detach()
+        c_out, c_in = k.shape[:2]
+        w = torch.zeros(c_out, 2, 2, c_in, 3, 3, dtype=k.dtype)
+        for py, rows in enumerate(_PHASE_OFFSETS):
+            for px, cols in enumerate(_PHASE_OFFSETS):
+                for ky, oy in enumerate(rows):
+                    for kx, ox in enumerate(cols):
+                        w[:, py, px, :, oy + 1, ox + 1] += k[:, :, ky, kx]
+        # pixel_shuffle reads channel c*4 + py*2 + px as phase (py, px) of output channel c.
+        self.conv = nn.Conv2d(c_in, 4 * c_out, 3)
+        self.conv.weight.data = w.reshape(4 * c_out, c_in, 3, 3)
+        self.conv.bias.data = conv.bias.detach().repeat_interleave(4)
+        self.after = nn.Sequential(*copy.deepcopy(rest))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(F.pad(x, (1, 1, 1, 1), mode="replicate"))
+        return self.after(F.pixel_shuffle(y, 2))
 
 
 class TransformerNet(nn.Module):
@@ -69,13 +130,25 @@ class TransformerNet(nn.Module):
         super().__init__()
         self.config = config or TransformerConfig()
         w, d = self.config.width, self.config.depth
-        self.encoder = nn.Sequential(ConvLayer(3, w, 9), ConvLayer(w, 2 * w, 3, stride=2),
+        edge = 9 if self.config.layout == "johnson" else 3
+        self.encoder = nn.Sequential(ConvLayer(3, w, edge), ConvLayer(w, 2 * w, 3, stride=2),
                                      ConvLayer(2 * w, 4 * w, 3, stride=2))
         self.residuals = nn.Sequential(*[ResidualBlock(4 * w) for _ in range(d)])
-        self.decoder = nn.Sequential(UpsampleConv(4 * w, 2 * w), UpsampleConv(2 * w, w),
-                                     ConvLayer(w, 3, 9, norm=False, relu=False))
+        if self.config.layout == "johnson":
+            self.decoder = nn.Sequential(UpsampleConv(4 * w, 2 * w), UpsampleConv(2 * w, w),
+                                         ConvLayer(w, 3, 9, norm=False, relu=False))
+        else:
+            self.decoder = nn.Sequential(UpsampleConv(4 * w, 2 * w),
+                                         UpsampleConv(2 * w, 3, norm=False, relu=False))
 
     def forward(self, rgb01: torch.Tensor) -> torch.Tensor:
         # Johnson works in 0..255 with a scaled tanh; a sigmoid keeps the documented 0..1 range
         # with the same saturation behaviour and no extra constants.
         return torch.sigmoid(self.decoder(self.residuals(self.encoder(rgb01))))
+
+    def deploy(self) -> TransformerNet:
+        """A copy for export and inference: the same function, upsampling done at low res."""
+        net = copy.deepcopy(self).eval()
+        net.decoder = nn.Sequential(*[PhaseUpsampleConv(m) if isinstance(m, UpsampleConv) else m
+                                      for m in net.decoder])
+        return net

@@ -42,6 +42,11 @@ def test_parity_torch_vs_onnxruntime_at_two_sizes_and_dynamic_shape(tmp_path):
     assert not isinstance(shape[2], int) and not isinstance(shape[3], int)  # dynamic H, W
     y = sess.run([OUTPUT], {INPUT: np.random.rand(1, 3, 36, 20).astype(np.float32)})[0]
     assert y.shape == (1, 3, 36, 20)
+    # The file holds the deploy form: upsampling by DepthToSpace, never a full-size Resize.
+    import onnx
+
+    ops = {n.op_type for n in onnx.load(str(tmp_path / "p.onnx")).graph.node}
+    assert "DepthToSpace" in ops and "Resize" not in ops and "ConvTranspose" not in ops
 
 
 def test_parity_check_fails_when_the_file_is_not_the_network(tmp_path):

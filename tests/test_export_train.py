@@ -127,3 +127,38 @@ def test_two_process_ddp_step_equals_one_process_step(folders, tmp_path):
         pb = b["model"][name]
         sure = ga.abs() > 1e-4 * top
         torch.testing.assert_close(pb[sure], pa[sure], rtol=0, atol=1e-6)
+
+
+def test_warm_start_copies_the_weights_that_fit(folders, tmp_path):
+    """A light run can start from a Johnson run: everything but the full-resolution ends."""
+    from export.train import model_from_checkpoint
+
+    train(_settings(folders, tmp_path / "johnson", steps=1, layout="johnson", preview_every=0))
+    warm = _settings(folders, tmp_path / "light", steps=1, layout="light", preview_every=0,
+                     init_from=str(tmp_path / "johnson" / "last.pt"), lr=1e-12)
+    train(warm)
+    old = load_checkpoint(tmp_path / "johnson" / "last.pt")
+    new = load_checkpoint(tmp_path / "light" / "last.pt")
+    assert new["settings"]["init_from"].endswith("last.pt")
+    shared = [k for k in new["model"] if k in old["model"]
+              and new["model"][k].shape == old["model"][k].shape]
+    assert any(k.startswith("residuals.") for k in shared)
+    assert "encoder.0.1.weight" not in shared  # 3x3 vs 9x9
+    for k in shared:  # one step at lr 1e-12 leaves the copied weights where they were
+        assert torch.allclose(new["model"][k], old["model"][k], atol=1e-6), k
+    assert model_from_checkpoint(new).config.layout == "light"
+    assert model_from_checkpoint(old).config.layout == "johnson"
+
+
+def test_checkpoints_from_before_layout_resume_as_johnson(folders, tmp_path):
+    train(_settings(folders, tmp_path / "old", steps=1, layout="johnson", preview_every=0))
+    path = tmp_path / "old" / "last.pt"
+    ckpt = load_checkpoint(path)
+    for key in ("layout", "init_from"):
+        del ckpt["settings"][key]  # what a checkpoint written by the first release holds
+    torch.save(ckpt, path)
+    resumed = train(_settings(folders, tmp_path / "old", steps=2, layout="johnson",
+                              preview_every=0))
+    assert resumed.steps == 2
+    with pytest.raises(ValueError, match="layout"):
+        train(_settings(folders, tmp_path / "old", steps=3, layout="light", preview_every=0))

@@ -45,3 +45,37 @@ def test_width_and_depth_scale_the_network():
     # Resize-convolution only: a transposed conv is what makes checkerboards.
     assert not any(isinstance(m, torch.nn.ConvTranspose2d) for m in big.modules())
     assert sum(isinstance(m, torch.nn.InstanceNorm2d) for m in big.modules()) > 0
+
+
+@pytest.mark.parametrize("layout", ["light", "johnson"])
+@pytest.mark.parametrize("h,w", [(4 * 9, 4 * 13), (12, 8), (68, 92)])
+def test_deploy_form_computes_the_same_function(layout, h, w):
+    """The export graph upsamples at low resolution (phase kernels + DepthToSpace): the same
+    numbers as nearest-upsample + reflection pad + conv, at any size, borders included."""
+    torch.manual_seed(1)
+    trained = TransformerNet(TransformerConfig(width=4, depth=1, layout=layout)).eval()
+    for p in trained.parameters():  # far from init, so every tap and bias matters
+        p.data.normal_(0.0, 0.3)
+    deployed = trained.deploy()
+    assert not any(isinstance(m, torch.nn.Upsample) for m in deployed.modules())
+    x = torch.rand(2, 3, h, w)
+    with torch.no_grad():
+        assert torch.allclose(deployed(x), trained(x), atol=2e-6)
+    # deploy() copies: the training network is untouched.
+    assert any(type(m).__name__ == "UpsampleConv" for m in trained.modules())
+
+
+def test_light_layout_is_cheaper_at_full_resolution_than_johnson():
+    light = TransformerNet(TransformerConfig(width=8, depth=3, layout="light"))
+    johnson = TransformerNet(TransformerConfig(width=8, depth=3, layout="johnson"))
+    assert light.encoder[0][1].kernel_size == (3, 3)
+    assert johnson.encoder[0][1].kernel_size == (9, 9)
+    assert len(light.decoder) == 2 and len(johnson.decoder) == 3
+    with pytest.raises(ValueError, match="layout"):
+        TransformerConfig(layout="huge")
+
+
+def test_configs_written_before_layout_existed_are_johnson():
+    assert TransformerConfig.from_dict({"width": 8, "depth": 3}).layout == "johnson"
+    assert TransformerConfig.from_dict({"width": 8, "depth": 3, "layout": "light"}).layout == \
+        "light"

@@ -218,9 +218,34 @@ def test_models_command_lists_models_and_problems(installed, tmp_path, monkeypat
 
 
 def test_small_photos_run_as_one_tile_and_large_ones_are_tiled() -> None:
-    from engine.fast import AUTO_TILE, SINGLE_TILE_PIXELS, auto_tile
+    from engine.fast import AUTO_TILE, UNKNOWN_ONE_PIECE, auto_tile
 
+    # A model that does not describe itself: the conservative defaults.
     assert auto_tile(817, 1224) == 1224  # a 1 MP photo: one tile, no overlap, no seam
-    assert auto_tile(3, 5) == AUTO_TILE  # tiny: padded inside one tile as before
-    assert auto_tile(1200, 2000) == 2000 and 1200 * 2000 <= SINGLE_TILE_PIXELS
+    assert auto_tile(3, 5) == AUTO_TILE  # tiny: padded inside one tile
+    assert auto_tile(1200, 2000) == 2000 and 1200 * 2000 <= UNKNOWN_ONE_PIECE
     assert auto_tile(4001, 5999) == AUTO_TILE  # 24 MP: bounded memory
+
+
+@pytest.mark.parametrize("layout,width,one_piece,side", [
+    ("light", 8, (1500, 3000), 2048),  # 4.5 MP in one piece; 24 MP in 2048 px tiles
+    ("johnson", 8, (1200, 1224), 1024),
+    ("johnson", 32, (600, 600), 512),  # a 4x wider network gets 4x smaller tiles (to a floor)
+])
+def test_automatic_tile_follows_the_models_memory_per_pixel(layout, width, one_piece, side):
+    from engine.fast import TILE_MEMORY_MB, auto_tile, memory_per_megapixel
+    from engine.fast.metadata import ModelMeta
+
+    meta = ModelMeta(id="m", name="m", file="m.onnx", sha256=None, input_name="input",
+                     output_name="output",
+                     extra={"architecture": {"layout": layout, "width": width, "depth": 3}})
+    mb = memory_per_megapixel(meta)
+    assert auto_tile(*one_piece, mb) == max(*one_piece, side)
+    assert auto_tile(4001, 5999, mb) == side
+    assert side * side * mb / 1e6 <= TILE_MEMORY_MB or side == 512
+    # Exported before `layout` existed: the Johnson layout.
+    legacy = ModelMeta(id="m", name="m", file="m.onnx", sha256=None, input_name="i",
+                       output_name="o", extra={"architecture": {"width": 8, "depth": 3}})
+    assert memory_per_megapixel(legacy) == pytest.approx(48.8 * 8)
+    assert memory_per_megapixel(ModelMeta(id="m", name="m", file="m.onnx", sha256=None,
+                                          input_name="i", output_name="o")) is None

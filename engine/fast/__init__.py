@@ -19,28 +19,49 @@ from engine.cancel import CancelToken, ProgressFn, no_progress
 from engine.compose import keep_colors
 from engine.contract import FastParams, Progress
 from engine.errors import BadModel
+from engine.fast.metadata import ModelMeta
 from engine.fast.registry import ModelInfo, Registry
 from engine.fast.session import OnnxSession, SessionCache, available_providers, provider_chain
 from engine.fast.tiling import plan, round_up, run_tiled
 
 __all__ = ["ModelInfo", "list_models", "scan_models", "get_model", "stylize", "runtime_info",
-           "AUTO_TILE", "SINGLE_TILE_PIXELS", "auto_tile", "OVERLAP"]
+           "AUTO_TILE", "auto_tile", "memory_per_megapixel", "OVERLAP"]
 
-# Tile side when FastParams.tile is 0. Large tiles keep instance-norm statistics close to the
-# whole image's and waste less on overlaps; 1024 px bounds onnxruntime's working memory to a few
-# hundred MB for the shipped networks (see docs/fast.md for the measurements).
+# Automatic tiling (FastParams.tile = 0) bounds onnxruntime's working memory per tile. Measured
+# peak per megapixel of tile for the shipped width-8 networks (benchmarks/fast_memory.py): 130 MB
+# for the light layout, 390 MB for the Johnson layout; it grows in proportion to the width.
+TILE_MEMORY_MB = 600
+MIN_AUTO_TILE, MAX_AUTO_TILE = 512, 2048
+# A dynamic-size network that says nothing about its architecture: 1024 px tiles, one piece up to
+# 2.5 MP (what a width-8 Johnson network needs under 1 GB for).
 AUTO_TILE = 1024
-# Up to this many pixels a photo runs as ONE tile: no overlap work, no seam, image-wide
-# instance-norm statistics, and onnxruntime's working memory stays well under 1 GB.
-SINGLE_TILE_PIXELS = 2_500_000
+UNKNOWN_ONE_PIECE = 2_500_000
 OVERLAP = 128  # pixels of cross-fade between neighbouring tiles
 
 
-def auto_tile(height: int, width: int) -> int:
-    """Tile side when FastParams.tile is 0: the whole photo when it is small enough."""
-    if height * width <= SINGLE_TILE_PIXELS:
-        return max(height, width, AUTO_TILE)
-    return AUTO_TILE
+def memory_per_megapixel(meta: ModelMeta) -> float | None:
+    """Estimated MB of onnxruntime working memory per megapixel, from the json's architecture
+    (our exports write it), or None when the model does not say."""
+    arch = meta.extra.get("architecture")
+    if not isinstance(arch, dict) or not isinstance(arch.get("width"), int):
+        return None
+    per_width = {"light": 16.3, "johnson": 48.8}.get(arch.get("layout", "johnson"))
+    return None if per_width is None else per_width * arch["width"]
+
+
+def auto_tile(height: int, width: int, mb_per_mp: float | None = None) -> int:
+    """Tile side when FastParams.tile is 0: the whole photo when it fits in TILE_MEMORY_MB (one
+    piece: no overlap work, no seam, image-wide instance-norm statistics), otherwise the largest
+    multiple of 256 px within the budget, between MIN_AUTO_TILE and MAX_AUTO_TILE."""
+    if mb_per_mp is None:
+        side, one_piece = AUTO_TILE, UNKNOWN_ONE_PIECE
+    else:
+        one_piece = int(TILE_MEMORY_MB / mb_per_mp * 1e6)
+        side = min(MAX_AUTO_TILE, max(MIN_AUTO_TILE, int(one_piece ** 0.5) // 256 * 256))
+    if height * width <= one_piece:
+        return max(height, width, side)
+    return side
+
 
 _registry = Registry()
 _sessions = SessionCache()
@@ -126,7 +147,7 @@ def stylize(content_rgb: np.ndarray, params: FastParams, *, mask: np.ndarray | N
     sess = session_for(model, params)
     fixed = sess.fixed_size or model.meta.fixed_size
     h, w = content_rgb.shape[:2]
-    tile = params.tile or auto_tile(h, w)
+    tile = params.tile or auto_tile(h, w, memory_per_megapixel(model.meta))
     stride = model.meta.stride
     overlap = OVERLAP if fixed is None else min(32, fixed[0] // 4, fixed[1] // 4)
     n_tiles = (len(plan(round_up(h, stride), round_up(w, stride), round_up(tile, stride),

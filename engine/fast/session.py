@@ -90,25 +90,29 @@ class OnnxSession:
 
     def run(self, rgb01: np.ndarray) -> np.ndarray:
         scale = self.high - self.low
-        x = rgb01.transpose(2, 0, 1)[None].astype(np.float32)
+        x = np.ascontiguousarray(rgb01.transpose(2, 0, 1)[None], dtype=np.float32)
         if (self.low, self.high) != (0.0, 1.0):
-            x = x * scale + self.low
+            x *= np.float32(scale)
+            x += np.float32(self.low)
         try:
             with self._lock:  # one run at a time per session; ORT parallelises inside
-                y = self._sess.run([self.output_name],
-                                   {self.input_name: np.ascontiguousarray(x)})[0]
+                y = self._sess.run([self.output_name], {self.input_name: x})[0]
         except Exception as exc:  # a graph that loads but cannot run this input
             raise BadModel(f"{self.path.name} failed on a {x.shape[3]}x{x.shape[2]} input "
                            f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]})") from exc
         if y.ndim != 4 or y.shape[1] != 3:
             raise BadModel(f"{self.path.name} returned shape {y.shape}, not 1 x 3 x H x W")
-        out = y[0].transpose(1, 2, 0)
-        if (self.low, self.high) != (0.0, 1.0):
-            out = (out - self.low) / scale
-        if out.shape[:2] != rgb01.shape[:2]:
-            raise BadModel(f"{self.path.name} returned {out.shape[1]}x{out.shape[0]} for a "
+        if y.shape[2:] != rgb01.shape[:2]:
+            raise BadModel(f"{self.path.name} returned {y.shape[3]}x{y.shape[2]} for a "
                            f"{rgb01.shape[1]}x{rgb01.shape[0]} input")
-        return np.clip(out, 0.0, 1.0).astype(np.float32, copy=False)
+        hwc = y[0].transpose(1, 2, 0)
+        if (self.low, self.high) != (0.0, 1.0):
+            hwc = (hwc - np.float32(self.low)) / np.float32(scale)
+        # One pass: back to contiguous (H, W, 3), clipped (our networks end in a sigmoid; other
+        # people's may overshoot).
+        out = np.empty(hwc.shape, np.float32)
+        np.clip(hwc, 0.0, 1.0, out=out)
+        return out
 
 
 class SessionCache:
