@@ -179,7 +179,7 @@ def _stylize(args: argparse.Namespace) -> dict[str, Any]:
         "styles": [str(Path(s).resolve()) for s in args.style],
         "mask": str(Path(args.mask).resolve()) if args.mask else None,
     }
-    for key in ("precision", "scales", "tv_loss", "model"):
+    for key in ("precision", "scales", "tv_loss", "model", "provider", "tile"):
         if key in info:
             out[key] = info[key]
     return {k: (v.item() if isinstance(v, np.generic) else v) for k, v in out.items()}

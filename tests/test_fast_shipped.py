@@ -48,3 +48,26 @@ def test_shipped_models_run(monkeypatch):
         out = fast.stylize(img, FastParams(model=model.id)).rgb
         assert out.shape == img.shape and np.isfinite(out).all()
         assert np.abs(out - img).mean() > 0.02  # it changes the picture
+
+
+def test_cli_json_reports_model_provider_and_tile(tmp_path):
+    """`stylize -m MODEL --json` says which network ran where, as doctor and job results do."""
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    photo = tmp_path / "photo.png"
+    Image.fromarray((np.random.default_rng(1).random((90, 130, 3)) * 255).astype(np.uint8)
+                    ).save(photo)
+    out = tmp_path / "out.jpg"
+    proc = subprocess.run([sys.executable, "-m", "engine", "stylize", str(photo), "-m",
+                           "starry_night", "-o", str(out), "--json", "-q"],
+                          cwd=MODELS.parents[1], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    info = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert info["model"] == "starry_night" and info["method"] == "fast"
+    assert info["provider"] == "CPUExecutionProvider" and info["device"] == "cpu"
+    assert info["tile"] >= 130 and (info["width"], info["height"]) == (130, 90)
+    with Image.open(out) as im:
+        assert im.size == (130, 90)

@@ -132,3 +132,16 @@ def test_plan_options() -> None:
     high = plan((300, 300), GatysParams(quality=Quality.HIGH))
     draft = plan((300, 300), GatysParams(quality=Quality.DRAFT))
     assert sum(s.cost for s in high) > sum(s.cost for s in draft)
+
+
+def test_quality_help_names_the_preset_iteration_counts():
+    """The help text users read (CLI, GIMP dialog tooltips) states the schedule's real numbers."""
+    import dataclasses
+
+    from engine.contract import GatysParams
+    from engine.gatys.schedule import FINE_ITERATIONS
+
+    field = next(f for f in dataclasses.fields(GatysParams) if f.name == "quality")
+    text = field.metadata["help"]
+    for quality, n in FINE_ITERATIONS.items():
+        assert f"{quality.value} {n}" in text
