@@ -227,22 +227,40 @@ def test_small_photos_run_as_one_tile_and_large_ones_are_tiled() -> None:
     assert auto_tile(4001, 5999) == AUTO_TILE  # 24 MP: bounded memory
 
 
-@pytest.mark.parametrize("layout,width,one_piece,side", [
-    ("light", 8, (1500, 3000), 2048),  # 4.5 MP in one piece; 24 MP in 2048 px tiles
-    ("johnson", 8, (1200, 1224), 1024),
-    ("johnson", 32, (600, 600), 512),  # a 4x wider network gets 4x smaller tiles (to a floor)
+@pytest.mark.parametrize("layout,width,one_piece,tiles_24mp", [
+    ("light", 8, (1500, 3000), 6),  # 4.5 MP in one piece; 24 MP in 6 tiles of 4.3 MP
+    ("johnson", 8, (1200, 1224), 24),
+    ("johnson", 32, (600, 600), 176),  # 4x the memory per pixel: small tiles (down to 512 px)
 ])
-def test_automatic_tile_follows_the_models_memory_per_pixel(layout, width, one_piece, side):
-    from engine.fast import TILE_MEMORY_MB, auto_tile, memory_per_megapixel
+def test_automatic_tile_follows_the_models_memory_per_pixel(layout, width, one_piece, tiles_24mp):
+    from engine.fast import (
+        MAX_AUTO_TILE,
+        MIN_AUTO_TILE,
+        OVERLAP,
+        TILE_MEMORY_MB,
+        auto_tile,
+        memory_per_megapixel,
+    )
     from engine.fast.metadata import ModelMeta
+    from engine.fast.tiling import fitted_side, plan
 
     meta = ModelMeta(id="m", name="m", file="m.onnx", sha256=None, input_name="input",
                      output_name="output",
                      extra={"architecture": {"layout": layout, "width": width, "depth": 3}})
     mb = memory_per_megapixel(meta)
-    assert auto_tile(*one_piece, mb) == max(*one_piece, side)
-    assert auto_tile(4001, 5999, mb) == side
-    assert side * side * mb / 1e6 <= TILE_MEMORY_MB or side == 512
+    budget = TILE_MEMORY_MB / mb * 1e6
+    h, w = one_piece
+    assert auto_tile(h, w, mb) >= max(h, w)  # one piece
+    side = auto_tile(4001, 5999, mb)
+    tiles = plan(4004, 6000, side, OVERLAP, 4)
+    assert len(tiles) == tiles_24mp
+    area = (tiles[0].y1 - tiles[0].y0) * (tiles[0].x1 - tiles[0].x0)
+    assert area <= budget or side == MIN_AUTO_TILE
+    # ... and it is the largest such side.
+    if side < MAX_AUTO_TILE and side > MIN_AUTO_TILE:
+        bigger = side + 256
+        assert fitted_side(4004, bigger, OVERLAP, 4) * fitted_side(6000, bigger, OVERLAP, 4) \
+            > budget
     # Exported before `layout` existed: the Johnson layout.
     legacy = ModelMeta(id="m", name="m", file="m.onnx", sha256=None, input_name="i",
                        output_name="o", extra={"architecture": {"width": 8, "depth": 3}})

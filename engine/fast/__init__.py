@@ -22,7 +22,7 @@ from engine.errors import BadModel
 from engine.fast.metadata import ModelMeta
 from engine.fast.registry import ModelInfo, Registry
 from engine.fast.session import OnnxSession, SessionCache, available_providers, provider_chain
-from engine.fast.tiling import plan, round_up, run_tiled
+from engine.fast.tiling import fitted_side, plan, round_up, run_tiled
 
 __all__ = ["ModelInfo", "list_models", "scan_models", "get_model", "stylize", "runtime_info",
            "AUTO_TILE", "auto_tile", "memory_per_megapixel", "OVERLAP"]
@@ -31,7 +31,7 @@ __all__ = ["ModelInfo", "list_models", "scan_models", "get_model", "stylize", "r
 # peak per megapixel of tile for the shipped width-8 networks (benchmarks/fast_memory.py): 130 MB
 # for the light layout, 390 MB for the Johnson layout; it grows in proportion to the width.
 TILE_MEMORY_MB = 600
-MIN_AUTO_TILE, MAX_AUTO_TILE = 512, 2048
+MIN_AUTO_TILE, MAX_AUTO_TILE = 512, 4096
 # A dynamic-size network that says nothing about its architecture: 1024 px tiles, one piece up to
 # 2.5 MP (what a width-8 Johnson network needs under 1 GB for).
 AUTO_TILE = 1024
@@ -49,18 +49,24 @@ def memory_per_megapixel(meta: ModelMeta) -> float | None:
     return None if per_width is None else per_width * arch["width"]
 
 
-def auto_tile(height: int, width: int, mb_per_mp: float | None = None) -> int:
+def auto_tile(height: int, width: int, mb_per_mp: float | None = None, *,
+              overlap: int = OVERLAP, stride: int = 4) -> int:
     """Tile side when FastParams.tile is 0: the whole photo when it fits in TILE_MEMORY_MB (one
-    piece: no overlap work, no seam, image-wide instance-norm statistics), otherwise the largest
-    multiple of 256 px within the budget, between MIN_AUTO_TILE and MAX_AUTO_TILE."""
+    piece: no overlap work, no seam, image-wide instance-norm statistics); otherwise the largest
+    side (a multiple of 256 px, MIN_AUTO_TILE..MAX_AUTO_TILE) whose tiles, once fitted to this
+    photo, stay within the budget. Fewer, larger tiles mean less overlap work (24 MP: 6 tiles,
+    8% extra, against 35 tiles and 28% extra at 1024 px) and less tone drift between tiles."""
     if mb_per_mp is None:
-        side, one_piece = AUTO_TILE, UNKNOWN_ONE_PIECE
-    else:
-        one_piece = int(TILE_MEMORY_MB / mb_per_mp * 1e6)
-        side = min(MAX_AUTO_TILE, max(MIN_AUTO_TILE, int(one_piece ** 0.5) // 256 * 256))
-    if height * width <= one_piece:
-        return max(height, width, side)
-    return side
+        side, budget = AUTO_TILE, UNKNOWN_ONE_PIECE
+        return max(height, width, side) if height * width <= budget else side
+    budget = int(TILE_MEMORY_MB / mb_per_mp * 1e6)
+    if height * width <= budget:
+        return max(height, width, MIN_AUTO_TILE)
+    h, w = round_up(height, stride), round_up(width, stride)
+    for side in range(MAX_AUTO_TILE, MIN_AUTO_TILE, -256):
+        if fitted_side(h, side, overlap, stride) * fitted_side(w, side, overlap, stride) <= budget:
+            return side
+    return MIN_AUTO_TILE
 
 
 _registry = Registry()
