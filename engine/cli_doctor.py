@@ -8,8 +8,6 @@ import json
 import os
 import stat
 import sys
-import urllib.error
-import urllib.request
 from typing import Any
 
 from engine import config
@@ -69,6 +67,11 @@ def _token(path: str) -> dict[str, Any]:
 
 def _server(url: str, token_file: str) -> dict[str, Any]:
     """Is an engine answering at `url`, and does it accept our token?"""
+    # Imported here: every `python -m engine` command imports this module to build its parser,
+    # and urllib.request (ssl, http.client) costs `stylize` 15 ms of start-up.
+    import urllib.error
+    import urllib.request
+
     try:
         token = config.read_token(token_file)
     except (OSError, ValueError):

@@ -101,12 +101,10 @@ class _Bar:
 
 def _check_output(path: str) -> None:
     """Fail before hours of work, not after: the folder must exist and the suffix be known."""
-    from PIL import Image
+    from engine.images import output_format
 
     out = Path(path)
-    if out.suffix.lower() not in Image.registered_extensions():
-        raise BadImage(f"Cannot tell the output format from {path!r}; use .png, .jpg, .tif "
-                       "or .webp.")
+    output_format(out)
     folder = out.parent if str(out.parent) else Path(".")
     if not folder.is_dir():
         raise BadImage(f"Output folder does not exist: {str(folder)!r}")
