@@ -25,7 +25,9 @@ PROBE = r"""
 import json, resource, sys
 import numpy as np, onnxruntime as ort
 path, side = sys.argv[1], int(sys.argv[2])
-sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+opts = ort.SessionOptions()
+opts.enable_mem_pattern = False  # as engine/fast/session.py
+sess = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
 def rss_mb():  # current resident set, from /proc (Linux)
     with open("/proc/self/statm") as fh:
         return int(fh.read().split()[1]) * resource.getpagesize() / 2**20
@@ -41,7 +43,8 @@ print(json.dumps({"peak_over_base_mb": peak - base}))
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", default="", help="model ids, comma-separated (default: all ours)")
-    ap.add_argument("--sides", default="512,1024,2048")
+    ap.add_argument("--sides", default="1024,1536,2048,2304,2816",
+                    help="square tile sides in pixels")
     args = ap.parse_args()
     models = [m for m in fast.list_models() if not m.inferred and m.meta.fixed_size is None]
     if args.models:

@@ -229,8 +229,8 @@ def test_small_photos_run_as_one_tile_and_large_ones_are_tiled() -> None:
 
 @pytest.mark.parametrize("layout,width,one_piece,tiles_24mp", [
     ("light", 8, (1500, 3000), 6),  # 4.5 MP in one piece; 24 MP in 6 tiles of 4.3 MP
-    ("johnson", 8, (1200, 1224), 24),
-    ("johnson", 32, (600, 600), 176),  # 4x the memory per pixel: small tiles (down to 512 px)
+    ("johnson", 8, (1500, 1600), 12),
+    ("johnson", 32, (700, 800), 70),  # 4x the memory per pixel: 768 px tiles
 ])
 def test_automatic_tile_follows_the_models_memory_per_pixel(layout, width, one_piece, tiles_24mp):
     from engine.fast import (
@@ -264,6 +264,6 @@ def test_automatic_tile_follows_the_models_memory_per_pixel(layout, width, one_p
     # Exported before `layout` existed: the Johnson layout.
     legacy = ModelMeta(id="m", name="m", file="m.onnx", sha256=None, input_name="i",
                        output_name="o", extra={"architecture": {"width": 8, "depth": 3}})
-    assert memory_per_megapixel(legacy) == pytest.approx(48.8 * 8)
+    assert memory_per_megapixel(legacy) == pytest.approx(37.0 * 8)
     assert memory_per_megapixel(ModelMeta(id="m", name="m", file="m.onnx", sha256=None,
                                           input_name="i", output_name="o")) is None

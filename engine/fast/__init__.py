@@ -28,9 +28,10 @@ __all__ = ["ModelInfo", "list_models", "scan_models", "get_model", "stylize", "r
            "AUTO_TILE", "auto_tile", "memory_per_megapixel", "OVERLAP"]
 
 # Automatic tiling (FastParams.tile = 0) bounds onnxruntime's working memory per tile. Measured
-# peak per megapixel of tile for the shipped width-8 networks (benchmarks/fast_memory.py): 130 MB
-# for the light layout, 390 MB for the Johnson layout; it grows in proportion to the width.
-TILE_MEMORY_MB = 600
+# peak per megapixel of tile for width-8 networks over tile shapes from 1 to 8 MP
+# (benchmarks/fast_memory.py, sessions as engine.fast.session makes them): at most 160 MB for the
+# light layout and 295 MB for the Johnson layout; it grows in proportion to the width.
+TILE_MEMORY_MB = 750
 MIN_AUTO_TILE, MAX_AUTO_TILE = 512, 4096
 # A dynamic-size network that says nothing about its architecture: 1024 px tiles, one piece up to
 # 2.5 MP (what a width-8 Johnson network needs under 1 GB for).
@@ -45,7 +46,7 @@ def memory_per_megapixel(meta: ModelMeta) -> float | None:
     arch = meta.extra.get("architecture")
     if not isinstance(arch, dict) or not isinstance(arch.get("width"), int):
         return None
-    per_width = {"light": 16.3, "johnson": 48.8}.get(arch.get("layout", "johnson"))
+    per_width = {"light": 20.0, "johnson": 37.0}.get(arch.get("layout", "johnson"))
     return None if per_width is None else per_width * arch["width"]
 
 
