@@ -23,6 +23,7 @@ from engine.fast.metadata import ModelMeta
 from engine.fast.registry import ModelInfo, Registry
 from engine.fast.session import OnnxSession, SessionCache, available_providers, provider_chain
 from engine.fast.tiling import fitted_side, plan, round_up, run_tiled
+from engine.fast.tone import ToneMatch
 
 __all__ = ["ModelInfo", "list_models", "scan_models", "get_model", "stylize", "runtime_info",
            "AUTO_TILE", "auto_tile", "memory_per_megapixel", "OVERLAP"]
@@ -168,12 +169,24 @@ def stylize(content_rgb: np.ndarray, params: FastParams, *, mask: np.ndarray | N
         cancel.raise_if_cancelled()
 
     cancel.raise_if_cancelled()
-    styled = run_tiled(content_rgb.astype(np.float32, copy=False), sess.run, tile=tile,
-                       overlap=overlap, stride=stride, fixed_size=fixed, on_tile=on_tile)
+    content = content_rgb.astype(np.float32, copy=False)
+    tone = None
+    if n_tiles is not None and n_tiles > 1:
+        # One low-resolution run of the whole photo sets the tone every tile is matched to.
+        def whole(img: np.ndarray) -> np.ndarray:
+            return run_tiled(img, sess.run, tile=max(img.shape[:2]), overlap=overlap,
+                             stride=stride)
+
+        tone = ToneMatch(content, whole)
+        cancel.raise_if_cancelled()
+    styled = run_tiled(content, sess.run, tile=tile, overlap=overlap, stride=stride,
+                       fixed_size=fixed, on_tile=on_tile,
+                       adjust=tone.tile if tone is not None else None)
     if params.keep_colors:
         styled = keep_colors(styled, content_rgb)
     info = {"model": model.id, "model_name": model.name, "provider": sess.provider,
             "device": "cuda" if sess.provider.startswith("CUDA") else "cpu",
             "tile": fixed[1] if fixed else round_up(tile, stride),
+            "tiles": n_tiles, "tone_matched": tone is not None,
             "fast_seconds": round(time.perf_counter() - t0, 3)}
     return MethodResult(styled, info)

@@ -103,13 +103,16 @@ def _cut(rgb: np.ndarray, t: Tile) -> np.ndarray:
 
 def run_tiled(rgb: np.ndarray, run: RunFn, *, tile: int, overlap: int, stride: int = 1,
               fixed_size: tuple[int, int] | None = None, min_side: int = MIN_SIDE,
-              on_tile: Callable[[int, int], None] | None = None) -> np.ndarray:
+              on_tile: Callable[[int, int], None] | None = None,
+              adjust: Callable[[np.ndarray, int, int], np.ndarray] | None = None) -> np.ndarray:
     """Apply `run` to `rgb` (H, W, 3) float32 and return (H, W, 3).
 
     `fixed_size` (h, w): the network only accepts that input size, so tiles are exactly that size
     (the image is padded up to it when smaller). Otherwise tiles are `tile` pixels (rounded to the
     stride) and the image is padded to the stride. `on_tile(done, total)` runs after each tile
-    (progress and cancellation). Memory: the result, one weight plane and one tile."""
+    (progress and cancellation). `adjust(out, y0, x0)`, when several tiles are needed, may
+    correct each tile's output (the part inside the image, placed at y0, x0) before blending
+    (see engine.fast.tone). Memory: the result, one weight plane and one tile."""
     h, w = rgb.shape[:2]
     if fixed_size is not None:
         th, tw = fixed_size
@@ -137,8 +140,12 @@ def run_tiled(rgb: np.ndarray, run: RunFn, *, tile: int, overlap: int, stride: i
         wx = _ramp(t.x1 - t.x0, overlap, t.x0 > 0, t.x1 < pw)
         # Only the part inside the image is kept; the padding was context for the network.
         y1, x1 = min(t.y1, h), min(t.x1, w)
+        out = out[: y1 - t.y0, : x1 - t.x0]
+        if adjust is not None:  # it works in place: never on the caller's pixels
+            own = not np.may_share_memory(out, rgb) and out.flags.c_contiguous
+            out = adjust(out if own else np.array(out, np.float32), t.y0, t.x0)
         feather = wy[: y1 - t.y0, None] * wx[None, : x1 - t.x0]
-        acc[t.y0:y1, t.x0:x1] += out[: y1 - t.y0, : x1 - t.x0] * feather[..., None]
+        acc[t.y0:y1, t.x0:x1] += out * feather[..., None]
         weight[t.y0:y1, t.x0:x1] += feather
         if on_tile:
             on_tile(i + 1, len(tiles))
