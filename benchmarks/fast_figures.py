@@ -90,12 +90,20 @@ def seam(photos: Path, out: Path, model: str, megapixels: float = 24.0,
     pair = pair.resize((pair.width * 2, pair.height * 2), Image.Resampling.NEAREST)
     path = out / "seam_crop.png"
     pair.save(path, optimize=True)
+    # The whole photo, tiled beside one piece, each 640 px wide: where tone would drift.
+    small = [_u8(x).resize((640, round(640 * h / w)), Image.Resampling.LANCZOS)
+             for x in (tiled, whole)]
+    overview = Image.new("RGB", (640 * 2 + 8, small[0].height), "white")
+    overview.paste(small[0], (0, 0))
+    overview.paste(small[1], (648, 0))
+    overview.save(out / "tiled_overview.jpg", quality=88)
     # Seam statistic: the step between neighbouring pixels across the overlap band's middle
     # column and row, against the same statistic everywhere in the crop.
     mid = crop // 2
     across = (np.abs(a[:, mid] - a[:, mid - 1]).mean() + np.abs(a[mid] - a[mid - 1]).mean()) / 2
     typical = (np.abs(np.diff(a, axis=1)).mean() + np.abs(np.diff(a, axis=0)).mean()) / 2
-    return {"file": str(path), "photo": f"{SEAM_PHOTO} upscaled to {w}x{h}", "tile": auto,
+    return {"file": str(path), "overview": str(out / "tiled_overview.jpg"),
+            "photo": f"{SEAM_PHOTO} upscaled to {w}x{h}", "tile": auto,
             "tiles": len(plan), "overlap": fast.OVERLAP, "crop_box": box,
             "mean_abs_diff_tiled_vs_whole_crop": float(np.abs(a - b).mean()),
             "mean_abs_diff_tiled_vs_whole_image": float(np.abs(tiled - whole).mean()),
