@@ -91,3 +91,22 @@ def test_stylize_matches_tones_only_when_it_tiles(tmp_path, monkeypatch):
     assert tiled.rgb.shape == img.shape and np.isfinite(tiled.rgb).all()
     assert 0.0 <= tiled.rgb.min() and tiled.rgb.max() <= 1.0
     np.testing.assert_array_equal(img, before)
+
+
+def test_reference_is_never_larger_than_a_tile(tmp_path, monkeypatch):
+    """A user who asks for small tiles to save memory gets a reference of at most that size."""
+    import engine.fast.tone as tone_mod
+
+    write_tiny_model(tmp_path, "tiny")
+    monkeypatch.setattr(fast, "_registry", Registry([tmp_path]))
+    seen = []
+    real = tone_mod.ToneMatch.__init__
+
+    def spy(self, content, run_whole, reference_pixels=tone_mod.REFERENCE_PIXELS, **kw):
+        seen.append(reference_pixels)
+        real(self, content, run_whole, reference_pixels=reference_pixels, **kw)
+        assert self.reference_cells.size > 0
+
+    monkeypatch.setattr(tone_mod.ToneMatch, "__init__", spy)
+    fast.stylize(_photo(200, 300), FastParams(model="tiny", tile=64))
+    assert seen == [64 * 64]

@@ -23,7 +23,7 @@ from engine.fast.metadata import ModelMeta
 from engine.fast.registry import ModelInfo, Registry
 from engine.fast.session import OnnxSession, SessionCache, available_providers, provider_chain
 from engine.fast.tiling import fitted_side, plan, round_up, run_tiled
-from engine.fast.tone import ToneMatch
+from engine.fast.tone import REFERENCE_PIXELS, ToneMatch
 
 __all__ = ["ModelInfo", "list_models", "scan_models", "get_model", "stylize", "runtime_info",
            "AUTO_TILE", "auto_tile", "memory_per_megapixel", "OVERLAP"]
@@ -177,7 +177,12 @@ def stylize(content_rgb: np.ndarray, params: FastParams, *, mask: np.ndarray | N
             return run_tiled(img, sess.run, tile=max(img.shape[:2]), overlap=overlap,
                              stride=stride)
 
-        tone = ToneMatch(content, whole)
+        # The reference is one piece: no bigger than a tile may be (memory), nor than 1 MP.
+        mb = memory_per_megapixel(model.meta)
+        pixels = min(REFERENCE_PIXELS, round_up(tile, stride) ** 2)
+        if mb is not None:
+            pixels = min(pixels, int(TILE_MEMORY_MB / mb * 1e6))
+        tone = ToneMatch(content, whole, reference_pixels=pixels)
         cancel.raise_if_cancelled()
     styled = run_tiled(content, sess.run, tile=tile, overlap=overlap, stride=stride,
                        fixed_size=fixed, on_tile=on_tile,
