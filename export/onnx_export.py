@@ -26,7 +26,7 @@ from PIL import Image
 
 from engine.fast.metadata import FORMAT, VERSION, from_dict
 from engine.images import fit_longest_side, load_picture, resize_rgb
-from export.train import final_losses, load_checkpoint, model_from_checkpoint
+from export.train import checkpoint_settings, final_losses, load_checkpoint, model_from_checkpoint
 from export.transformer import STRIDE, TransformerNet
 
 log = logging.getLogger(__name__)
@@ -177,7 +177,7 @@ def fp16_variant(net: TransformerNet, onnx_path: Path, photo_rgb: np.ndarray,
 
 
 def training_summary(ckpt: dict[str, Any], command: str | None) -> dict[str, Any]:
-    s = ckpt["settings"]
+    s = checkpoint_settings(ckpt)
     keep = ("size", "style_size", "batch", "lr", "style_weight", "content_weight", "tv_weight",
             "width", "depth", "layout", "seed", "init_from")
     return {
@@ -187,7 +187,7 @@ def training_summary(ckpt: dict[str, Any], command: str | None) -> dict[str, Any
         "wall_s": round(ckpt["wall_s"], 1),
         "device": ckpt.get("device", "cpu"),
         "bf16": bool(ckpt.get("bf16", False)),
-        "settings": {k: {"layout": "johnson", "init_from": None, **s}[k] for k in keep},
+        "settings": {k: s[k] for k in keep},
         "final_losses": {k: round(v, 5) for k, v in final_losses(ckpt["history"]).items()},
         "command": command,
     }

@@ -70,6 +70,11 @@ _RESUMABLE_CHANGES = {"steps", "preview_every", "checkpoint_every", "preview", "
 _LEGACY_SETTINGS = {"layout": "johnson", "init_from": None}
 
 
+def checkpoint_settings(ckpt: dict[str, Any]) -> dict[str, Any]:
+    """A checkpoint's settings, with the meaning of fields it predates filled in."""
+    return {**_LEGACY_SETTINGS, **ckpt["settings"]}
+
+
 @dataclass(frozen=True)
 class TrainEvent:
     step: int
@@ -148,8 +153,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def model_from_checkpoint(ckpt: dict[str, Any]) -> TransformerNet:
-    s = ckpt["settings"]
-    net = TransformerNet(TransformerConfig.from_dict(s))
+    net = TransformerNet(TransformerConfig.from_dict(checkpoint_settings(ckpt)))
     net.load_state_dict(ckpt["model"])
     return net.eval()
 
@@ -206,8 +210,7 @@ def train(settings: TrainSettings,
     ckpt_path = out / CHECKPOINT
     if ckpt_path.is_file():
         ckpt = load_checkpoint(ckpt_path)
-        old = {k: v for k, v in {**_LEGACY_SETTINGS, **ckpt["settings"]}.items()
-               if k not in _RESUMABLE_CHANGES}
+        old = {k: v for k, v in checkpoint_settings(ckpt).items() if k not in _RESUMABLE_CHANGES}
         new = {k: v for k, v in asdict(settings).items() if k not in _RESUMABLE_CHANGES}
         if old != new:
             diff = sorted(k for k in new if old.get(k) != new[k])

@@ -51,6 +51,13 @@ def memory_per_megapixel(meta: ModelMeta) -> float | None:
     return None if per_width is None else per_width * arch["width"]
 
 
+def one_piece_pixels(mb_per_mp: float | None) -> int:
+    """The most pixels one onnxruntime run may take for a model with this memory per pixel."""
+    if mb_per_mp is None:
+        return UNKNOWN_ONE_PIECE
+    return int(TILE_MEMORY_MB / mb_per_mp * 1e6)
+
+
 def auto_tile(height: int, width: int, mb_per_mp: float | None = None, *,
               overlap: int = OVERLAP, stride: int = 4) -> int:
     """Tile side when FastParams.tile is 0: the whole photo when it fits in TILE_MEMORY_MB (one
@@ -58,10 +65,9 @@ def auto_tile(height: int, width: int, mb_per_mp: float | None = None, *,
     side (a multiple of 256 px, MIN_AUTO_TILE..MAX_AUTO_TILE) whose tiles, once fitted to this
     photo, stay within the budget. Fewer, larger tiles mean less overlap work (24 MP: 6 tiles,
     8% extra, against 35 tiles and 28% extra at 1024 px) and less tone drift between tiles."""
+    budget = one_piece_pixels(mb_per_mp)
     if mb_per_mp is None:
-        side, budget = AUTO_TILE, UNKNOWN_ONE_PIECE
-        return max(height, width, side) if height * width <= budget else side
-    budget = int(TILE_MEMORY_MB / mb_per_mp * 1e6)
+        return max(height, width, AUTO_TILE) if height * width <= budget else AUTO_TILE
     if height * width <= budget:
         return max(height, width, MIN_AUTO_TILE)
     h, w = round_up(height, stride), round_up(width, stride)
@@ -155,7 +161,8 @@ def stylize(content_rgb: np.ndarray, params: FastParams, *, mask: np.ndarray | N
     sess = session_for(model, params)
     fixed = sess.fixed_size or model.meta.fixed_size
     h, w = content_rgb.shape[:2]
-    tile = params.tile or auto_tile(h, w, memory_per_megapixel(model.meta))
+    mb_per_mp = memory_per_megapixel(model.meta)
+    tile = params.tile or auto_tile(h, w, mb_per_mp)
     stride = model.meta.stride
     overlap = OVERLAP if fixed is None else min(32, fixed[0] // 4, fixed[1] // 4)
     n_tiles = (len(plan(round_up(h, stride), round_up(w, stride), round_up(tile, stride),
@@ -178,10 +185,7 @@ def stylize(content_rgb: np.ndarray, params: FastParams, *, mask: np.ndarray | N
                              stride=stride)
 
         # The reference is one piece: no bigger than a tile may be (memory), nor than 1 MP.
-        mb = memory_per_megapixel(model.meta)
-        pixels = min(REFERENCE_PIXELS, round_up(tile, stride) ** 2)
-        if mb is not None:
-            pixels = min(pixels, int(TILE_MEMORY_MB / mb * 1e6))
+        pixels = min(REFERENCE_PIXELS, round_up(tile, stride) ** 2, one_piece_pixels(mb_per_mp))
         tone = ToneMatch(content, whole, reference_pixels=pixels)
         cancel.raise_if_cancelled()
     styled = run_tiled(content, sess.run, tile=tile, overlap=overlap, stride=stride,

@@ -10,9 +10,9 @@ How: the photo is shrunk by an integer factor `k` to about `REFERENCE_PIXELS` an
 piece — a reference whose instance norms see the whole picture. Both the reference and each
 tile's output are averaged over the same global grid of cells (`cell` full-resolution pixels);
 the difference, blurred over 3x3 cells, is interpolated back to full resolution and added to the
-tile. Texture and edges come from the tile, the tone of every 100-odd-pixel region from the
-reference, so neighbouring tiles agree and the rectangles disappear (difference 0.029, which is
-what separates the low-resolution reference itself from the one-piece run).
+tile. Texture and edges come from the tile, the tone of every ~250 px region (cells blurred
+3x3) from the reference, so neighbouring tiles agree and the rectangles disappear (difference
+0.029, which is what separates the low-resolution reference itself from the one-piece run).
 """
 
 from __future__ import annotations
@@ -36,18 +36,21 @@ def _cell_sums(a: np.ndarray, axis: int, origin: int, cell: int) -> tuple[np.nda
     n = a.shape[axis]
     head = min(-origin % cell, n)
     body = (n - head) // cell * cell
+
+    def part(start: int, stop: int) -> np.ndarray:
+        return a[(slice(None),) * axis + (slice(start, stop),)]
+
     parts, counts = [], []
     if head:
-        parts.append(a.take(range(head), axis=axis).sum(axis=axis, keepdims=True))
+        parts.append(part(0, head).sum(axis=axis, keepdims=True))
         counts.append(head)
     if body:
-        mid = a[(slice(None),) * axis + (slice(head, head + body),)]
+        mid = part(head, head + body)
         shape = mid.shape[:axis] + (body // cell, cell) + mid.shape[axis + 1:]
         parts.append(mid.reshape(shape).sum(axis=axis + 1))
         counts += [cell] * (body // cell)
     if head + body < n:
-        tail = a[(slice(None),) * axis + (slice(head + body, n),)]
-        parts.append(tail.sum(axis=axis, keepdims=True))
+        parts.append(part(head + body, n).sum(axis=axis, keepdims=True))
         counts.append(n - head - body)
     return np.concatenate(parts, axis=axis), np.asarray(counts, np.float32)
 
@@ -97,10 +100,10 @@ class ToneMatch:
     def __init__(self, content: np.ndarray, run_whole: RunFn,
                  reference_pixels: int = REFERENCE_PIXELS, cell: int = CELL):
         self.height, self.width = content.shape[:2]
-        self.k = max(1, math.ceil(math.sqrt(self.height * self.width / reference_pixels)))
-        per_cell = max(MIN_CELL_IN_REFERENCE, round(cell / self.k))
-        self.cell = self.k * per_cell
-        small = cell_means(content, 0, 0, self.k)  # an exact k-fold area shrink
+        k = max(1, math.ceil(math.sqrt(self.height * self.width / reference_pixels)))
+        per_cell = max(MIN_CELL_IN_REFERENCE, round(cell / k))
+        self.cell = k * per_cell
+        small = cell_means(content, 0, 0, k)  # an exact k-fold area shrink
         reference = run_whole(small)
         self.reference_cells = cell_means(reference, 0, 0, per_cell)
 
