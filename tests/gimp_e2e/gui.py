@@ -26,6 +26,16 @@ def shoot(name):
     subprocess.run(["import", "-window", "root", os.path.join(OUT, name)])
 
 
+def shoot_and_close(title_regex, path):
+    """In the background: wait for the window, screenshot the screen, close it with Escape
+    (the dialog blocks this script until it closes). Returns the helper process."""
+    return subprocess.Popen([
+        "sh", "-c",
+        f"w=$(xdotool search --sync --name '{title_regex}' | head -1); sleep 3;"
+        f" import -window root {path}; xdotool windowfocus --sync $w;"
+        f" xdotool key --clearmodifiers Escape"])
+
+
 def settle(seconds):
     Gimp.displays_flush()
     time.sleep(seconds)
@@ -44,12 +54,7 @@ try:
     shoot("s0.png")
     proc = Gimp.get_pdb().lookup_procedure("python-fu-fast-neural-style")
 
-    dialog_shot = os.path.join(OUT, "dialog.png")
-    helper = subprocess.Popen([
-        "sh", "-c",
-        f"w=$(xdotool search --sync --name 'Fast Neural Style' | head -1); sleep 3;"
-        f" import -window root {dialog_shot}; xdotool windowfocus --sync $w;"
-        f" xdotool key --clearmodifiers Escape"])
+    helper = shoot_and_close("Fast Neural Style", os.path.join(OUT, "dialog.png"))
     cfg = proc.create_config()
     cfg.set_property("run-mode", Gimp.RunMode.INTERACTIVE)
     cfg.set_property("image", image)
@@ -59,12 +64,7 @@ try:
     helper.wait(timeout=120)
 
     # Neural Style's dialog too (files, style layer, weights, quality...): opened and closed.
-    gatys_shot = os.path.join(OUT, "dialog-gatys.png")
-    helper = subprocess.Popen([
-        "sh", "-c",
-        f"w=$(xdotool search --sync --name '^Neural Style' | head -1); sleep 3;"
-        f" import -window root {gatys_shot}; xdotool windowfocus --sync $w;"
-        f" xdotool key --clearmodifiers Escape"])
+    helper = shoot_and_close("^Neural Style", os.path.join(OUT, "dialog-gatys.png"))
     gatys = Gimp.get_pdb().lookup_procedure("python-fu-neural-style")
     gcfg = gatys.create_config()
     gcfg.set_property("run-mode", Gimp.RunMode.INTERACTIVE)
