@@ -7,7 +7,7 @@ import types
 
 import numpy as np
 import pytest
-from server_fixtures import ServerThread, import_client, photo_png
+from server_fixtures import ServerThread, import_client, import_plugin_module, photo_png
 
 from engine.config import ServerSettings
 from engine.contract import GatysParams, Method, Progress
@@ -16,6 +16,7 @@ from engine.images import Picture
 from engine.server import create_app
 
 nst_client = import_client()
+nst_png = import_plugin_module("nst_png")
 TOKEN = "t0ken"
 MODELS = [types.SimpleNamespace(id="m1", name="Model one", thumbnail=b"\x89PNG-thumb",
                                 metadata={"style": "waves"})]
@@ -54,21 +55,21 @@ def serve():
 def test_runner_gets_decoded_inputs_at_content_size(serve) -> None:
     runner = FakeRunner()
     client = serve(runner)
-    content = photo_png(nst_client, (40, 30))
-    mask = nst_client.png_encode(20, 15, b"\xff" * 300, 1)  # other size: resized to content
-    job = client.submit({"method": "gatys", "params": {"size": 64, "style_weight": 2}}, content,
-                        mask_png=mask, styles=[photo_png(nst_client, (16, 16))] * 2,
-                        style_weights=[1, 3])
+    content = photo_png((40, 30))
+    mask = nst_png.png_encode(20, 15, b"\xff" * 300, 1)  # other size: resized to content
+    job = client.submit({"method": "gatys", "params": {"size": 64, "style_weight": 2,
+                                                       "style_weights": [1, 3]}}, content,
+                        mask_png=mask, styles=[photo_png((16, 16))] * 2)
     final = client.wait(job, poll=0.01)
     call = runner.calls[0]
     assert call["request"].method is Method.GATYS
-    assert call["request"].params == GatysParams(size=64, style_weight=2.0)
-    assert call["request"].style_weights == (1.0, 3.0)
+    assert call["request"].params == GatysParams(size=64, style_weight=2.0,
+                                                 style_weights=(1.0, 3.0))
     assert call["output_size"] == (40, 30) and call["content"].size == (40, 30)
     assert [s.size for s in call["styles"]] == [(16, 16), (16, 16)]
     assert call["mask"].shape == (30, 40) and float(call["mask"].min()) == 1.0
     assert final["info"] == {"fake": True} and final["progress"] == 1.0
-    w, h, c, pixels = nst_client.png_decode(client.result(job))
+    w, h, c, pixels = nst_png.png_decode(client.result(job))
     assert (w, h, c) == (40, 30, 4) and pixels[:3] == bytes([64, 64, 64])
 
 
@@ -91,7 +92,7 @@ def test_models_endpoint_serialises_model_info(serve) -> None:
 def test_engine_failures_become_job_errors(serve, error, code, words) -> None:
     client = serve(FakeRunner(fail=error))
     job = client.submit({"method": "fast", "params": {"model": "m1"}},
-                        photo_png(nst_client, (8, 8)))
+                        photo_png((8, 8)))
     with pytest.raises(nst_client.EngineError) as info:
         client.wait(job, poll=0.01)
     assert info.value.code == code and words in info.value.message
@@ -118,7 +119,7 @@ def test_handler_bug_is_json_500_and_service_lives_on(serve) -> None:
 def test_delete_finished_job_drops_it(serve) -> None:
     client = serve(FakeRunner())
     job = client.submit({"method": "fast", "params": {"model": "m1"}},
-                        photo_png(nst_client, (8, 8)))
+                        photo_png((8, 8)))
     client.wait(job, poll=0.01)
     assert client.cancel(job)["state"] == "done"
     with pytest.raises(nst_client.EngineError) as info:
