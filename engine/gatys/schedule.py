@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.contract import GatysParams, Quality
+from engine.contract import QUALITY_ITERATIONS, GatysParams
 
-FINE_ITERATIONS = {Quality.DRAFT: 12, Quality.NORMAL: 25, Quality.HIGH: 60}
 COARSE_FACTOR = 2.0
 MIN_SIDE = 128  # below this VGG19's deepest style layer (relu5_1, 1/16 size) has too few cells
 MAX_SCALES = 3
@@ -38,7 +37,7 @@ def fit(content_wh: tuple[int, int], longest: int) -> tuple[int, int]:
 
 def plan(content_wh: tuple[int, int], params: GatysParams) -> list[Stage]:
     """Stages from coarsest to finest; the last one is at `params.size`."""
-    fine = params.iterations or FINE_ITERATIONS[params.quality]
+    fine = params.iterations or QUALITY_ITERATIONS[params.quality]
     sides = [params.size]
     while params.multiscale and len(sides) < MAX_SCALES and sides[-1] // 2 >= MIN_SIDE:
         sides.append(sides[-1] // 2)
