@@ -69,7 +69,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_flags(f, FastParams, skip=("model", *SHARED))
 
 
-def _check_output(path: str) -> None:
+def check_output_path(path: str) -> None:
     """Fail before hours of work, not after: the folder must exist and the suffix be known."""
     from engine.images import output_format
 
@@ -114,7 +114,7 @@ def _stylize(args: argparse.Namespace) -> dict[str, Any]:
     from engine.images import decode_mask, load_picture, save_picture
 
     request = _request(args)
-    _check_output(args.output)
+    check_output_path(args.output)
     content = load_picture(args.content, "Content image")
     styles = [load_picture(s, "Style image") for s in args.style]
     mask = None
