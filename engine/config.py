@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
 import os
 import secrets
 import stat
@@ -131,6 +132,12 @@ class ServerSettings:
     abandon_after_s: float = _setting(60.0, "Cancel a job whose client has not polled it for this "
                                             "many seconds (unless it asked for keep_alive).",
                                       min=1.0, max=7 * 86400.0)
+    request_timeout_s: float = _setting(10.0, "Seconds a connection may take to send a complete "
+                                              "request head; slower ones are closed.",
+                                        min=0.5, max=3600.0)
+    max_log_bytes: int = _setting(1_000_000, "Largest size of the log file the engine's output "
+                                             "goes to (older lines move to FILE.1).",
+                                  min=10_000, max=10**10)
 
     def limits(self) -> dict[str, int]:
         return {"max_pixels": self.max_pixels, "max_body_bytes": self.max_body_bytes,
@@ -148,6 +155,8 @@ def _coerce_setting(f: dataclasses.Field, tp: type, raw: Any) -> Any:
         raise ValueError("not text")
     if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
         raise ValueError("not a number")
+    if not math.isfinite(float(raw)):
+        raise ValueError("not a finite number")
     value = tp(float(raw)) if tp is int else float(raw)
     if tp is int and float(raw) != value:
         raise ValueError("not a whole number")

@@ -18,7 +18,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -178,6 +178,13 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(code, str(message), exc.status_code if exc.status_code < 500 else 500)
 
 
+async def _client_gone(request: Request, exc: Exception) -> Response:
+    """The client closed the connection before its request was read (the user cancelled an
+    upload, GIMP was closed): a normal event, one line; nobody is left to read a response."""
+    log.info("client went away during %s %s", request.method, request.url.path)
+    return Response(status_code=499)
+
+
 async def _bug(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(ErrorCode.INTERNAL, f"Internal error ({type(exc).__name__}); see the "
@@ -213,7 +220,8 @@ def create_app(settings: ServerSettings, token: str, *, runner: Runner | None = 
         queue.close()
 
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={
-        EngineError: _engine_error, HTTPException: _http_error, Exception: _bug})
+        EngineError: _engine_error, HTTPException: _http_error, ClientDisconnect: _client_gone,
+        Exception: _bug})
     app.state.settings = settings
     app.state.queue = queue
     app.state.list_models = list_models or _default_list_models
