@@ -101,6 +101,32 @@ def _open(source: Image.Image | bytes | str | os.PathLike[str], what: str,
         raise BadImage(f"{what} is damaged or truncated ({exc}).") from None
 
 
+def check_picture(data: bytes, what: str = "Image",
+                  max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[int, int]:
+    """(width, height) of an encoded image, without decoding its pixels: the header's size is
+    checked against `max_pixels` and the file's structure (for PNG, every chunk and its CRC) is
+    verified, so an upload that would fail later is refused now, at a fraction of a decode's
+    cost (the pixels are decoded once, when the job runs)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            if not data:
+                raise BadImage(f"{what} is empty (0 bytes).")
+            im = Image.open(io.BytesIO(bytes(data)))
+            _check_size(im.width, im.height, max_pixels, what)
+            size = im.size
+            im.verify()
+            return size
+    except (BadImage, ImageTooLarge):
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageTooLarge(f"{what} is too large to decode safely: {exc}") from None
+    except UnidentifiedImageError:
+        raise BadImage(f"{what} is not an image file Pillow can read.") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise BadImage(f"{what} is damaged or truncated ({exc}).") from None
+
+
 def load_picture(path: str | os.PathLike[str], what: str = "Image",
                  max_pixels: int = DEFAULT_MAX_PIXELS) -> Picture:
     return _open(Path(path), f"{what} {os.fspath(path)!r}", max_pixels)

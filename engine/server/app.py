@@ -152,14 +152,9 @@ async def get_result(request: Request) -> Response:
 
 
 async def delete_job(request: Request) -> JSONResponse:
-    """Cancel a queued or running job; on a finished job, drop it and its result now."""
-    queue = request.app.state.queue
-    job_id = request.path_params["job_id"]
-    if queue.get(job_id).state.finished:
-        status = queue.status(job_id)
-        queue.remove(job_id)
-    else:
-        status = queue.cancel(job_id)
+    """Cancel a queued or running job (idempotent: it then reads `cancelled` for the retention
+    period); on a done or failed job, drop it and its result now."""
+    status = request.app.state.queue.delete(request.path_params["job_id"])
     return JSONResponse(status.to_dict())
 
 
