@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -100,18 +99,37 @@ class _Bar:
 
 
 def _check_output(path: str) -> None:
-    """Fail before hours of work, not after: the folder must exist and the suffix be known."""
-    from engine.images import output_format
+    """Fail before hours of work, not after: format, folder and path (engine.images)."""
+    from engine.images import check_output
 
-    out = Path(path)
-    output_format(out)
-    folder = out.parent if str(out.parent) else Path(".")
-    if not folder.is_dir():
-        raise BadImage(f"Output folder does not exist: {str(folder)!r}")
-    if not os.access(folder, os.W_OK):
-        raise BadImage(f"Output folder is not writable: {str(folder)!r}")
-    if out.is_dir():
-        raise BadImage(f"Output {path!r} is a folder.")
+    check_output(path)
+
+
+class OutputFailed(Exception):
+    """The work is done but the output could not be written (the message says where it went)."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def _save(picture: Any, path: str) -> None:
+    """Write the result; if that still fails (disk full, folder gone), never lose the work: save
+    it to a temporary PNG and name it in the error."""
+    from engine.images import save_picture, save_rescue_copy
+
+    try:
+        save_picture(picture, path)
+        return
+    except Exception as exc:  # loop edge: whatever the failure, the finished work is kept
+        why = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    try:
+        rescued = save_rescue_copy(picture, Path(path).stem or "stylized")
+    except Exception as exc:
+        raise OutputFailed(f"cannot write {path!r} ({why}), nor a copy in the temporary folder "
+                           f"({getattr(exc, 'strerror', None) or exc}); the result is lost") \
+            from None
+    raise OutputFailed(f"cannot write {path!r} ({why}); the result was saved to {rescued}")
 
 
 def _request(args: argparse.Namespace) -> JobRequest:
@@ -141,7 +159,7 @@ def _stylize(args: argparse.Namespace) -> dict[str, Any]:
 
     from engine import pipeline
     from engine.cancel import CancelToken
-    from engine.images import decode_mask, load_picture, save_picture
+    from engine.images import decode_mask, load_picture
 
     request = _request(args)
     _check_output(args.output)
@@ -160,7 +178,7 @@ def _stylize(args: argparse.Namespace) -> dict[str, Any]:
         picture, info = pipeline.run(request, content, styles, mask, progress=bar, cancel=cancel)
     finally:
         bar.close()
-    save_picture(picture, args.output)
+    _save(picture, args.output)
     params = params_to_dict(request.params)
     out = {
         "output": str(Path(args.output).resolve()),
@@ -199,6 +217,9 @@ def run(args: argparse.Namespace) -> int:
     except EngineError as exc:
         sys.stderr.write(f"{PROG}: error: {exc.message}\n")
         return EXIT_BAD_INPUT
+    except OutputFailed as exc:
+        sys.stderr.write(f"{PROG}: error: {exc.message}\n")
+        return EXIT_FAILED
     except MemoryError:
         sys.stderr.write(f"{PROG}: error: out of memory; try a smaller --size\n")
         return EXIT_FAILED
