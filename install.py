@@ -44,7 +44,8 @@ INSTALLED_BY = "neural-style install.py"
 # Which source file becomes the plug-in for each GIMP major version; the rest are shared.
 PLUGIN_MAIN = {"3": "neural_style_gimp3.py", "2": "neural_style_gimp2.py"}
 PLUGIN_EXTRA = {"3": ["nst_dialog_gimp3.py"], "2": []}
-SHARED = ["nst_host.py", "nst_client.py", "nst_schema.json"]
+SHARED = ["nst_host.py", "nst_client.py", "nst_engine.py", "nst_errors.py", "nst_png.py",
+          "nst_schema.json"]
 
 
 # One line, printed by the install and by --check when no GIMP profile existed at install time.

@@ -81,14 +81,16 @@ def seconds_per_iteration(size: int, content: Path, style: Path) -> tuple[float,
     sys.path.insert(0, str(ROOT))
     import torch
 
+    from engine import runtime
+    from engine.backbone import shared_backbone
     from engine.contract import GatysParams
-    from engine.gatys import runtime, stylize
+    from engine.gatys import stylize
     from engine.gatys.features import ALL_LAYERS
     from engine.images import fit_longest_side, load_picture
 
     c, s = load_picture(content), load_picture(style)
     runtime.use_all_cores()
-    net = runtime.backbone(GatysParams().pooling, "cpu")
+    net = shared_backbone(GatysParams().pooling, "cpu")
     dtype = runtime.autocast_dtype(torch.device("cpu"))
     w, h = fit_longest_side(c.size, size)
     x = torch.rand(1, 3, h, w, requires_grad=True)

@@ -23,6 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "gimp_plugin"))
 import nst_client  # noqa: E402  (the plug-ins' own client and PNG encoder)
+import nst_png  # noqa: E402
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -48,7 +49,7 @@ def start_engine(workdir: Path) -> tuple[subprocess.Popen, str, str]:
 
 def thin_png(width: int, height: int) -> bytes:
     row = bytes((x * 7) % 256 for x in range(3 * width))
-    return nst_client.png_encode(width, height, row * height, 3)
+    return nst_png.png_encode(width, height, row * height, 3)
 
 
 def run_job(client, request: dict, png: bytes, styles=(), timeout: float = 300) -> str:

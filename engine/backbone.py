@@ -8,6 +8,7 @@ different input preprocessing, so the preprocessing lives with the weights (`Bac
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import logging
 import os
@@ -176,3 +177,13 @@ def load_backbone(
         raise WeightsMissing(f"Could not read VGG19 weights from {path}: {exc}") from exc
     log.info("VGG19 weights: %s (%s)", info.path, info.kind)
     return Backbone(net, info).to(device)
+
+
+@functools.lru_cache(maxsize=4)
+def shared_backbone(pooling: Pooling, device: str) -> Backbone:
+    """Loaded once per process: the server runs many jobs (and methods) on the same weights."""
+    net = load_backbone(pooling=pooling, device=device)
+    if device == "cpu":
+        # oneDNN's fastest convolution layout on CPU.
+        net = net.to(memory_format=torch.channels_last)
+    return net

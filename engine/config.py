@@ -10,14 +10,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import math
 import os
 import secrets
 import stat
 import sys
-from dataclasses import dataclass, field
+import typing
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from engine.contract import ParamError, coerce, param
 
 log = logging.getLogger(__name__)
 
@@ -105,68 +107,38 @@ def _tighten_mode(path: Path) -> None:
 
 # ------------------------------------------------------------------------------ service settings
 
-def _setting(default: Any, help: str, *, min: float | None = None,
-             max: float | None = None) -> Any:
-    return field(default=default, metadata={"help": help, "min": min, "max": max})
-
-
 @dataclass(frozen=True)
 class ServerSettings:
-    host: str = _setting(DEFAULT_HOST, "Address to listen on; anything but loopback needs "
+    host: str = param(DEFAULT_HOST, "Address to listen on; anything but loopback needs "
                                        "allow_remote.")
-    port: int = _setting(DEFAULT_PORT, "TCP port; 0 picks a free one (printed at start).",
+    port: int = param(DEFAULT_PORT, "TCP port; 0 picks a free one (printed at start).",
                          min=0, max=65535)
-    allow_remote: bool = _setting(False, "Allow binding a non-loopback address (put TLS in front).")
-    token_file: str = _setting("", "File holding the bearer token (default: the config folder's "
+    allow_remote: bool = param(False, "Allow binding a non-loopback address (put TLS in front).")
+    token_file: str = param("", "File holding the bearer token (default: the config folder's "
                                    "'token', created when missing).")
-    idle_exit_minutes: float = _setting(0.0, "Exit after this many minutes without requests or "
+    idle_exit_minutes: float = param(0.0, "Exit after this many minutes without requests or "
                                              "jobs; 0 never exits.", min=0.0, max=10080.0)
-    max_pixels: int = _setting(64_000_000, "Largest image accepted, in pixels (per image).",
+    max_pixels: int = param(64_000_000, "Largest image accepted, in pixels (per image).",
                                min=1, max=1_000_000_000)
-    max_body_bytes: int = _setting(256 * 1024 * 1024, "Largest request body accepted, in bytes.",
+    max_body_bytes: int = param(256 * 1024 * 1024, "Largest request body accepted, in bytes.",
                                    min=1024, max=16 * 1024**3)
-    max_queued_jobs: int = _setting(16, "Jobs that may wait in the queue (running ones excluded); "
+    max_queued_jobs: int = param(16, "Jobs that may wait in the queue (running ones excluded); "
                                         "more get 429.", min=0, max=10_000)
-    result_ttl_s: float = _setting(600.0, "Seconds a finished job and its result are kept.",
+    result_ttl_s: float = param(600.0, "Seconds a finished job and its result are kept.",
                                    min=1.0, max=7 * 86400.0)
-    abandon_after_s: float = _setting(60.0, "Cancel a job whose client has not polled it for this "
+    abandon_after_s: float = param(60.0, "Cancel a job whose client has not polled it for this "
                                             "many seconds (unless it asked for keep_alive).",
                                       min=1.0, max=7 * 86400.0)
-    request_timeout_s: float = _setting(10.0, "Seconds a connection may take to send a complete "
-                                              "request head; slower ones are closed.",
-                                        min=0.5, max=3600.0)
-    max_log_bytes: int = _setting(1_000_000, "Largest size of the log file the engine's output "
-                                             "goes to (older lines move to FILE.1).",
-                                  min=10_000, max=10**10)
+    request_timeout_s: float = param(10.0, "Seconds a connection may take to send a complete "
+                                           "request head; slower ones are closed.",
+                                     min=0.5, max=3600.0)
+    max_log_bytes: int = param(1_000_000, "Largest size of the log file the engine's output "
+                                          "goes to (older lines move to FILE.1).",
+                               min=10_000, max=10**10)
 
     def limits(self) -> dict[str, int]:
         return {"max_pixels": self.max_pixels, "max_body_bytes": self.max_body_bytes,
                 "max_queued_jobs": self.max_queued_jobs}
-
-
-def _coerce_setting(f: dataclasses.Field, tp: type, raw: Any) -> Any:
-    if tp is bool:
-        if isinstance(raw, bool):
-            return raw
-        raise ValueError("not true or false")
-    if tp is str:
-        if isinstance(raw, str):
-            return raw
-        raise ValueError("not text")
-    if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
-        raise ValueError("not a number")
-    if not math.isfinite(float(raw)):
-        raise ValueError("not a finite number")
-    value = tp(float(raw)) if tp is int else float(raw)
-    if tp is int and float(raw) != value:
-        raise ValueError("not a whole number")
-    lo, hi = f.metadata["min"], f.metadata["max"]
-    if (lo is not None and value < lo) or (hi is not None and value > hi):
-        raise ValueError(f"outside {lo}..{hi}")
-    return value
-
-
-_TYPES = {"str": str, "int": int, "float": float, "bool": bool}
 
 
 def settings_from_dict(data: dict[str, Any], base: ServerSettings | None = None,
@@ -174,6 +146,7 @@ def settings_from_dict(data: dict[str, Any], base: ServerSettings | None = None,
     """Tolerant: unknown keys and bad values are logged and ignored (the default stays)."""
     base = base or ServerSettings()
     fields = {f.name: f for f in dataclasses.fields(ServerSettings)}
+    hints = typing.get_type_hints(ServerSettings)
     values: dict[str, Any] = {}
     for key, raw in data.items():
         f = fields.get(key)
@@ -181,8 +154,8 @@ def settings_from_dict(data: dict[str, Any], base: ServerSettings | None = None,
             log.warning("%s: unknown setting %r ignored", source, key)
             continue
         try:
-            values[key] = _coerce_setting(f, _TYPES[str(f.type)], raw)
-        except (ValueError, OverflowError) as exc:
+            values[key] = coerce(f, hints[key], raw, exact_bool=True)
+        except ParamError as exc:
             log.warning("%s: %s=%r ignored (%s); using %r", source, key, raw, exc,
                         getattr(base, key))
     return dataclasses.replace(base, **values)

@@ -1,9 +1,12 @@
 """The one typed contract between plug-in, CLI, server and engine.
 
 Every parameter is declared once here, with its default, range and help text. The CLI flags
-(`engine.cli_args`), the server's request validation and the schema served at `GET /v1/params`
+(`engine.cli.flags`), the server's request validation and the schema served at `GET /v1/params`
 (which the plug-ins build their dialogs and GIMP arguments from) are all derived from these
-dataclasses. Field names follow neural-style's vocabulary in snake_case.
+dataclasses. Plain dataclasses rather than pydantic: the schema is our own small JSON shape that a
+Python 2.7 plug-in reads, the values arrive as GIMP/CLI text that needs our coercion anyway, and
+the fast CLI path stays free of the import. Field names follow neural-style's vocabulary in
+snake_case.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import math
+import types
 import typing
 from dataclasses import dataclass, field
 from typing import Any
@@ -99,6 +103,27 @@ def param(
     return field(default=default, metadata=meta)
 
 
+# Shared fields, declared once: the same meaning, default and range wherever a method has them.
+def _strength() -> Any:
+    return param(1.0, "Blend of the styled result over the original (1 = fully styled).",
+                 min=0.0, max=1.0, label="Strength")
+
+
+def _keep_colors() -> Any:
+    return param(False, "Keep the photo's original colours (transfer luminance only).",
+                 label="Keep original colours")
+
+
+def _device() -> Any:
+    return param(Device.AUTO, "Where to run: auto picks CUDA when present.", label="Device",
+                 advanced=True)
+
+
+# Iterations at the finest scale per quality preset; each coarser scale gets twice as many
+# (engine/gatys/schedule.py). The help text below is written from this table.
+QUALITY_ITERATIONS = {Quality.DRAFT: 12, Quality.NORMAL: 25, Quality.HIGH: 60}
+
+
 class ParamError(ValueError):
     """A parameter value outside the contract; the message names the field and the allowed range."""
 
@@ -113,8 +138,9 @@ class GatysParams:
                       min=64, max=4096, label="Size (px)")
     quality: Quality = param(Quality.NORMAL,
                              "Preset for the number of iterations at the finest scale (each "
-                             "coarser scale gets twice as many): draft 12, normal 25, high 60.",
-                             label="Quality")
+                             "coarser scale gets twice as many): "
+                             + ", ".join(f"{q.value} {n}" for q, n in QUALITY_ITERATIONS.items())
+                             + ".", label="Quality")
     iterations: int = param(0, "Iterations at the finest scale; 0 takes them from the quality "
                                "preset.", min=0, max=5000, label="Iterations", advanced=True)
     content_weight: float = param(1.0, "How strongly the photo's structure is kept.",
@@ -132,10 +158,8 @@ class GatysParams:
                                              advanced=True)
     init: Init = param(Init.CONTENT, "Starting image: the content photo, noise, or the style.",
                        label="Start from", advanced=True)
-    keep_colors: bool = param(False, "Keep the photo's original colours (transfer luminance only).",
-                              label="Keep original colours")
-    strength: float = param(1.0, "Blend of the styled result over the original (1 = fully styled).",
-                            min=0.0, max=1.0, label="Strength")
+    keep_colors: bool = _keep_colors()
+    strength: float = _strength()
     seed: int = param(0, "Random seed, for reproducible noise init and results.",
                       min=0, max=2**31 - 1, label="Seed", advanced=True)
     optimizer: Optimizer = param(Optimizer.LBFGS, "Optimiser: L-BFGS (best quality) or Adam.",
@@ -144,24 +168,51 @@ class GatysParams:
                                    "structure).", label="Multi-scale", advanced=True)
     pooling: Pooling = param(Pooling.MAX, "Pooling in the VGG19 feature extractor.",
                              label="Pooling", advanced=True)
-    device: Device = param(Device.AUTO, "Where to run: auto picks CUDA when present.",
-                           label="Device", advanced=True)
+    device: Device = _device()
 
 
 @dataclass(frozen=True)
 class FastParams:
     model: str = param("starry_night", "Id of an installed fast style network.", label="Style")
-    strength: float = param(1.0, "Blend of the styled result over the original (1 = fully styled).",
-                            min=0.0, max=1.0, label="Strength")
-    keep_colors: bool = param(False, "Keep the photo's original colours (transfer luminance only).",
-                              label="Keep original colours")
+    strength: float = _strength()
+    keep_colors: bool = _keep_colors()
     tile: int = param(0, "Tile size in pixels for large images; 0 picks one automatically.",
                       min=0, max=8192, label="Tile size", advanced=True)
-    device: Device = param(Device.AUTO, "Where to run: auto picks CUDA when present.",
-                           label="Device", advanced=True)
+    device: Device = _device()
 
 
-PARAMS_BY_METHOD: dict[Method, type] = {Method.GATYS: GatysParams, Method.FAST: FastParams}
+@dataclass(frozen=True)
+class MethodSpec:
+    """What the boundary needs to know of a method before anything runs: its parameters and how
+    many style images it takes. (How it runs is engine.methods' business.)"""
+
+    params: type
+    min_styles: int = 0
+    max_styles: int = 0
+
+
+MAX_STYLES = 16
+METHODS: dict[Method, MethodSpec] = {
+    Method.GATYS: MethodSpec(GatysParams, min_styles=1, max_styles=MAX_STYLES),
+    Method.FAST: MethodSpec(FastParams),
+}
+
+
+def check_styles(method: Method, params: Any, count: int) -> None:
+    """The one check of a job's style images against its method and blend weights."""
+    spec = METHODS[method]
+    if count < spec.min_styles:
+        raise ParamError("style", f"{method.value} needs at least {spec.min_styles} style "
+                         "image(s).")
+    if count > spec.max_styles:
+        what = f"at most {spec.max_styles} style images" if spec.max_styles else "no style images"
+        raise ParamError("style", f"{method.value} takes {what}; {count} were given.")
+    weights = getattr(params, "style_weights", ())
+    if weights and len(weights) != count:
+        raise ParamError("style_weights", f"{len(weights)} weights given for {count} style "
+                         "images; give one weight per style image (or none).")
+    if weights and sum(weights) <= 0:
+        raise ParamError("style_weights", "at least one weight must be above 0.")
 
 
 # ---------------------------------------------------------------- schema, validation, (de)serialise
@@ -204,7 +255,8 @@ def field_schema(cls: type) -> list[dict[str, Any]]:
 def schema() -> dict[str, Any]:
     return {
         "version": SCHEMA_VERSION,
-        "methods": {m.value: field_schema(cls) for m, cls in PARAMS_BY_METHOD.items()},
+        "methods": {m.value: field_schema(spec.params) for m, spec in METHODS.items()},
+        "styles": {m.value: [spec.min_styles, spec.max_styles] for m, spec in METHODS.items()},
     }
 
 
@@ -293,6 +345,21 @@ def _coerce(name: str, tp: Any, raw: Any, meta: dict[str, Any]) -> Any:
     raise TypeError(f"unsupported contract type {tp!r}")
 
 
+def coerce(f: dataclasses.Field, tp: Any, raw: Any, *, exact_bool: bool = False) -> Any:
+    """The one coercer: untrusted text or JSON into a field's type, within its range. Used for
+    the contract's params and for every other settings dataclass that carries the same metadata
+    (`min`, `max`: engine.config.ServerSettings, export.train.TrainSettings). `exact_bool`: only
+    a real true/false counts (a settings file's "yes" must not switch on allow_remote)."""
+    if exact_bool and tp is bool and not isinstance(raw, bool):
+        raise ParamError(f.name, f"{raw!r} is not true or false")
+    meta = {"min": f.metadata.get("min"), "max": f.metadata.get("max")}
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):  # `X | None`
+        if raw is None or (isinstance(raw, str) and raw.strip().lower() in ("", "none")):
+            return None
+        tp = next(t for t in typing.get_args(tp) if t is not type(None))
+    return _coerce(f.name, tp, raw, meta)
+
+
 P = typing.TypeVar("P")
 
 
@@ -304,7 +371,7 @@ def params_from_dict(cls: type[P], data: dict[str, Any] | None) -> P:
     unknown = sorted(set(data) - set(fields))
     if unknown:
         raise ParamError(unknown[0], f"unknown parameter (known: {', '.join(fields)})")
-    values = {k: _coerce(k, hints[k], v, fields[k].metadata) for k, v in data.items()}
+    values = {k: coerce(fields[k], hints[k], v) for k, v in data.items()}
     return cls(**values)
 
 
@@ -319,8 +386,7 @@ class JobRequest:
     """What a client asks for; images travel beside it (PNG parts), never inside it."""
 
     method: Method
-    params: GatysParams | FastParams
-    style_weights: tuple[float, ...] = ()
+    params: Any  # the method's params dataclass (METHODS[method].params)
     keep_alive: bool = False  # keep running even if the submitting client stops polling
 
     @classmethod
@@ -330,30 +396,40 @@ class JobRequest:
         try:
             method = Method(str(data.get("method", "")).lower())
         except ValueError:
-            raise ParamError("method", f"{data.get('method')!r} is not 'gatys' or 'fast'") from None
+            names = ", ".join(repr(m.value) for m in Method)
+            raise ParamError("method", f"{data.get('method')!r} is not one of {names}") from None
         raw_params = data.get("params")
         if raw_params is None:
             raw_params = {}
-        if not isinstance(raw_params, dict):
-            raise ParamError("params", f"must be a JSON object of parameter names to values, "
+        if not isinstance(raw_params, dict):  # "", 0 and [] included: not silently "defaults"
+            raise ParamError("params", "must be a JSON object of parameter names to values, "
                                        f"not {type(raw_params).__name__}")
         raw_params = dict(raw_params)
-        if method is Method.FAST and data.get("model") is not None:
-            raw_params.setdefault("model", data["model"])
-        params = params_from_dict(PARAMS_BY_METHOD[method], raw_params)
-        weights = _coerce("style_weights", tuple[float, ...], data.get("style_weights") or (),
-                          {"min": 0.0, "max": 100.0})
+        spec = METHODS[method]
+        names = {f.name for f in dataclasses.fields(spec.params)}
+        # Before 0.2 the model id and the blend weights also travelled beside `params`; accepted
+        # here, at the boundary, for one release. Their one slot is `params`.
+        for legacy in _LEGACY_TOP_LEVEL:
+            if data.get(legacy) in (None, [], ()) or legacy not in names:
+                continue
+            if raw_params.get(legacy, data[legacy]) != data[legacy]:
+                raise ParamError(legacy, "given twice with different values (in the request and "
+                                 "in its params); give it in params only")
+            raw_params[legacy] = data[legacy]
+        params = params_from_dict(spec.params, raw_params)
         keep_alive = _coerce("keep_alive", bool, data.get("keep_alive", False),
                              {"min": None, "max": None})
-        return cls(method=method, params=params, style_weights=weights, keep_alive=keep_alive)
+        return cls(method=method, params=params, keep_alive=keep_alive)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "method": self.method.value,
             "params": params_to_dict(self.params),
-            "style_weights": list(self.style_weights),
             "keep_alive": self.keep_alive,
         }
+
+
+_LEGACY_TOP_LEVEL = ("model", "style_weights")
 
 
 @dataclass(frozen=True)

@@ -3,29 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import logging
 import os
 import sys
-import time
 
+from engine.cli.flags import add_flags, given_values
+from engine.cli.progress import Bar
+from engine.contract import ParamError
 from export.train import TrainEvent, TrainSettings
 
 
 def _add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a fast style network on a folder of photos")
-    defaults = TrainSettings(style="", data="", out="")
-    p.add_argument("--style", required=True, help="style image (a painting)")
-    p.add_argument("--data", required=True, help="folder of training photos")
-    p.add_argument("--out", required=True, help="run folder: checkpoint, previews (resumes)")
-    for f in dataclasses.fields(TrainSettings):
-        if f.name in ("style", "data", "out"):
-            continue
-        default = getattr(defaults, f.name)
-        kind = type(default) if default is not None else str
-        p.add_argument("--" + f.name.replace("_", "-"), type=kind, default=default,
-                       help=f"(default {default})")
+    add_flags(p, TrainSettings, required=("style", "data", "out"),
+              metavars={"style": "PAINTING", "data": "FOLDER", "out": "RUN"})
 
 
 def _add_onnx(sub: argparse._SubParsersAction) -> None:
@@ -41,25 +33,13 @@ def _add_onnx(sub: argparse._SubParsersAction) -> None:
                    help="also write ID.fp16.onnx, kept only if it matches fp32 (PSNR >= 40 dB)")
 
 
-class _Bar:
-    """One-line progress bar on stderr: step, losses, speed and ETA."""
+class _TrainBar(Bar):
+    """The CLIs' progress bar, fed with training events."""
 
-    def __init__(self) -> None:
-        self.last = 0.0
-
-    def __call__(self, ev: TrainEvent) -> None:
-        now = time.monotonic()
-        if now - self.last < 1.0 and ev.step != ev.steps:
-            return
-        self.last = now
-        width = 24
-        filled = int(width * ev.step / max(1, ev.steps))
-        loss = " ".join(f"{k}={v:.4g}" for k, v in ev.losses.items())
-        eta = time.strftime("%H:%M:%S", time.gmtime(ev.eta_s))
-        end = "\n" if ev.step == ev.steps or not sys.stderr.isatty() else ""
-        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {ev.step}/{ev.steps} "
-                         f"{loss} eta {eta}{end}")
-        sys.stderr.flush()
+    def __call__(self, ev: TrainEvent) -> None:  # type: ignore[override]
+        self.update(ev.step / max(1, ev.steps),
+                    step=f"{ev.step}/{ev.steps}",
+                    losses=" ".join(f"{k}={v:.4g}" for k, v in ev.losses.items()))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,8 +52,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "train":
         from export.train import train
 
-        values = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainSettings)}
-        result = train(TrainSettings(**values), progress=_Bar())
+        try:
+            settings = TrainSettings(**given_values(TrainSettings, args))
+        except ParamError as exc:
+            ap.error(f"--{exc.name.replace('_', '-')}: {str(exc).split(': ', 1)[-1]}")
+        bar = _TrainBar(enabled=sys.stderr.isatty(), desc="train")
+        try:
+            result = train(settings, progress=bar)
+        finally:
+            bar.close()
         if os.environ.get("RANK", "0") != "0":
             return 0  # under torchrun, rank 0 reports for all
         print(json.dumps({"steps": result.steps, "wall_s": round(result.wall_s, 1),

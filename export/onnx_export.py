@@ -9,7 +9,6 @@ every export and fails it if onnxruntime disagrees.
 from __future__ import annotations
 
 import base64
-import hashlib
 import io
 import json
 import logging
@@ -24,7 +23,7 @@ import onnxruntime as ort
 import torch
 from PIL import Image
 
-from engine.fast.metadata import FORMAT, VERSION, from_dict
+from engine.fast.metadata import FORMAT, VERSION, from_dict, sha256_file
 from engine.images import fit_longest_side, load_picture, resize_rgb
 from export.train import checkpoint_settings, final_losses, load_checkpoint, model_from_checkpoint
 from export.transformer import STRIDE, TransformerNet
@@ -91,14 +90,6 @@ def thumbnail_png(onnx_path: Path, photo_rgb: np.ndarray, side: int = THUMBNAIL_
     Image.fromarray((np.clip(out, 0, 1) * 255 + 0.5).astype(np.uint8)).save(buf, "PNG",
                                                                             optimize=True)
     return buf.getvalue()
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def export_network(net: torch.nn.Module, out_dir: str | os.PathLike[str], *, model_id: str,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import pickle
 import random
 import time
 from collections.abc import Callable
@@ -25,6 +26,7 @@ import numpy as np
 import torch
 from torch import distributed as dist
 
+from engine import runtime
 from engine.backbone import load_backbone
 from engine.images import Picture, fit_longest_side, load_picture, resize_rgb, save_picture
 from export.data import PhotoCrops
@@ -94,19 +96,10 @@ class TrainResult:
     checkpoint: Path | None = None
 
 
-def cpu_has_bf16() -> bool:
-    """bf16 autocast only pays off with native bf16 instructions (AVX512-BF16 or AMX)."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
 def _use_bf16(mode: str, device: torch.device) -> bool:
     if device.type != "cpu" or mode == "off":
         return False
-    return mode == "on" or cpu_has_bf16()
+    return mode == "on" or runtime.cpu_has_bf16()
 
 
 class _Distributed:
@@ -131,14 +124,24 @@ class _Distributed:
 
 
 def _rng_state() -> dict[str, Any]:
-    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
-            "python": random.getstate()}
+    """Every generator's state as tensors and plain numbers, so checkpoints load with
+    `weights_only=True` (no pickled objects, even from our own files)."""
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    version, internal, gauss_next = random.getstate()
+    return {"torch": torch.get_rng_state(),
+            "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": pos,
+                      "has_gauss": has_gauss, "gauss": gauss},
+            "python": {"version": version, "state": torch.tensor(internal, dtype=torch.int64),
+                       "gauss_next": gauss_next}}
 
 
 def _set_rng_state(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])
-    random.setstate(state["python"])
+    n, py = state["numpy"], state["python"]
+    np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"],
+                         n["has_gauss"], n["gauss"]))
+    random.setstate((py["version"], tuple(int(v) for v in py["state"].tolist()),
+                     py["gauss_next"]))
 
 
 def _save_atomic(obj: dict[str, Any], path: Path) -> None:
@@ -148,8 +151,13 @@ def _save_atomic(obj: dict[str, Any], path: Path) -> None:
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
-    # Our own files, but still no pickled code: numpy RNG state is plain arrays and tuples.
-    return torch.load(path, map_location="cpu", weights_only=False)
+    """Tensors, numbers and strings only (`weights_only=True`): a checkpoint from elsewhere
+    (`--init-from`) cannot run code when it is opened."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise ValueError(f"{path} holds more than tensors and numbers (a checkpoint from before "
+                         "0.2, or not ours); refusing to unpickle it") from exc
 
 
 def model_from_checkpoint(ckpt: dict[str, Any]) -> TransformerNet:

@@ -4,7 +4,8 @@
 Neural Style…, with the same procedure names and arguments as the GIMP 3 plug-in.
 
 Installed by install.py as plug-ins/neural-style/neural-style.py beside nst_host.py,
-nst_client.py, nst_schema.json and nst_config.json. gimpfu builds the dialog from the argument
+the client modules (nst_client, nst_engine, nst_png, nst_errors), nst_schema.json and
+nst_config.json. gimpfu builds the dialog from the argument
 list (which comes from the engine's schema) and remembers the last values. Many GIMP 2.10 builds
 ship without Python-Fu: there this file cannot load ("No module named gimpfu").
 """
@@ -37,8 +38,10 @@ from gimpfu import (  # noqa: E402
     register,
 )
 
-import nst_client  # noqa: E402
+import nst_engine  # noqa: E402
 import nst_host  # noqa: E402
+import nst_png  # noqa: E402
+from nst_errors import EngineError  # noqa: E402
 
 HERE = nst_host.plugin_dir(__file__)
 STYLE_FILES = ("style", "style-2", "style-3")
@@ -92,10 +95,6 @@ class _Gimp2Host(object):
     def progress(self, fraction, text):
         pdb.gimp_progress_set_text(text)
         gimp.progress_update(fraction)
-
-    def keep_going(self):
-        # As in GIMP 3, a cancelled plug-in is killed; the engine drops the unpolled job.
-        return True
 
     def add_result_layer(self, name, plan, rgba):
         image, source = self.image, self.source
@@ -159,7 +158,7 @@ def _styles(files, style_layer):
     if style_layer is not None:
         rect = nst_host.Rect(0, 0, style_layer.width, style_layer.height)
         data = _read_rgba(style_layer, rect)
-        styles.append(nst_client.png_encode(rect.w, rect.h, bytes(data), 4))
+        styles.append(nst_png.png_encode(rect.w, rect.h, bytes(data), 4))
         names.append(nst_host.style_label(style_layer.name))
     return styles, names
 
@@ -169,7 +168,7 @@ def _styles(files, style_layer):
 def _run(proc_name, image, drawable, method, values, styles, names):
     title = TITLES[proc_name]
     try:
-        config = nst_client.load_config(os.path.join(HERE, nst_host.CONFIG_FILE))
+        config = nst_engine.load_config(os.path.join(HERE, nst_host.CONFIG_FILE))
         _check_target(image, drawable)
         args = nst_host.procedure_args(nst_host.load_schema(HERE), method)
         params = nst_host.values_to_params(args, values)
@@ -177,11 +176,10 @@ def _run(proc_name, image, drawable, method, values, styles, names):
             names = [params["model"]]
         plan = _plan(image, drawable)
         content = _read_rgba(drawable, plan.context)
-        job = nst_host.Job(title, method, params, plan, content, styles, names,
-                           params.get("style_weights") or ())
+        job = nst_host.Job(title, method, params, plan, content, styles, names)
         gimp.progress_init("%s…" % title)
-        nst_host.run_filter(job, _Gimp2Host(image, drawable), nst_client, config)
-    except (nst_host.HostError, nst_client.EngineError) as exc:
+        nst_host.run_filter(job, _Gimp2Host(image, drawable), nst_engine, config)
+    except (nst_host.HostError, EngineError) as exc:
         # gimpfu turns the exception into an error dialog (interactive) or an execution error
         # carrying this message (scripts).
         raise RuntimeError(nst_host.user_message(title, exc))

@@ -3,9 +3,10 @@
 """GIMP 3 plug-in: Filters ▸ Artistic ▸ Neural Style… and Fast Neural Style….
 
 Installed by install.py as plug-ins/neural-style/neural-style.py, beside nst_host.py,
-nst_client.py, nst_schema.json (the engine's parameter schema, so arguments can be registered
+the client modules (nst_client, nst_engine, nst_png, nst_errors), nst_schema.json (the engine's parameter schema, so arguments can be registered
 before any engine runs) and nst_config.json (engine URL, token file, engine command). This file
-only talks to GIMP; the decisions live in nst_host and the HTTP in nst_client.
+only talks to GIMP; the decisions live in nst_host, the HTTP in nst_client, engine start-up in
+nst_engine.
 """
 
 import os
@@ -18,8 +19,10 @@ gi.require_version("Gegl", "0.4")
 from gi.repository import Gegl, Gimp, GLib, GObject  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import nst_client  # noqa: E402
+import nst_engine  # noqa: E402
 import nst_host  # noqa: E402
+import nst_png  # noqa: E402
+from nst_errors import EngineError  # noqa: E402
 
 HERE = nst_host.plugin_dir(__file__)
 RGBA = "R'G'B'A u8"
@@ -68,11 +71,6 @@ class _Gimp3Host(object):
     def progress(self, fraction, text):
         Gimp.progress_set_text(text)
         Gimp.progress_update(fraction)
-
-    def keep_going(self):
-        # GIMP 3 cancels a plug-in by killing it (SIGKILL); the engine then cancels the job
-        # because its client stopped polling. Nothing to ask here.
-        return True
 
     def add_result_layer(self, name, plan, rgba):
         image, source = self.image, self.source
@@ -145,7 +143,7 @@ def _style_from_file(gfile):
 def _style_from_layer(drawable):
     w, h = drawable.get_width(), drawable.get_height()
     data = _read_rgba(drawable, nst_host.Rect(0, 0, w, h))
-    return nst_client.png_encode(w, h, bytes(data), 4), nst_host.style_label(drawable.get_name())
+    return nst_png.png_encode(w, h, bytes(data), 4), nst_host.style_label(drawable.get_name())
 
 
 def _collect_styles(config):
@@ -208,7 +206,7 @@ class NeuralStyle(Gimp.PlugIn):
         title, method = TITLES[name], METHODS[name]
         args = nst_host.procedure_args(_schema(), method)
         try:
-            engine_config = nst_client.load_config(os.path.join(HERE, nst_host.CONFIG_FILE))
+            engine_config = nst_engine.load_config(os.path.join(HERE, nst_host.CONFIG_FILE))
             layer = _check_target(image, drawables)
             if run_mode == Gimp.RunMode.INTERACTIVE:
                 import nst_dialog_gimp3
@@ -221,11 +219,10 @@ class NeuralStyle(Gimp.PlugIn):
                 _collect_styles(config)
             plan = _plan(image, layer)
             content = _read_rgba(layer, plan.context)
-            job = nst_host.Job(title, method, params, plan, content, styles, names,
-                               params.get("style_weights") or ())
+            job = nst_host.Job(title, method, params, plan, content, styles, names)
             Gimp.progress_init("%s…" % title)
-            nst_host.run_filter(job, _Gimp3Host(image, layer), nst_client, engine_config)
-        except (nst_host.HostError, nst_client.EngineError) as exc:
+            nst_host.run_filter(job, _Gimp3Host(image, layer), nst_engine, engine_config)
+        except (nst_host.HostError, EngineError) as exc:
             return self._fail(procedure, run_mode, nst_host.user_message(title, exc), exc)
         except Exception as exc:  # the plug-in's edge: report, never leave GIMP hanging
             import traceback

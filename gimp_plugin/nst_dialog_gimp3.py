@@ -9,16 +9,17 @@ gi.require_version("GimpUi", "3.0")
 gi.require_version("Gtk", "3.0")
 from gi.repository import GimpUi, Gtk  # noqa: E402
 
-import nst_client  # noqa: E402
+import nst_engine  # noqa: E402
 import nst_host  # noqa: E402
+from nst_errors import EngineError  # noqa: E402
 
 
 def _models(engine_config):
     """(list of (id, label), error text or None); the dialog stays usable without an engine."""
     try:
-        client = nst_client.ensure_engine(engine_config)
+        client = nst_engine.ensure_engine(engine_config)
         listing = client.models()
-    except nst_client.EngineError as exc:
+    except EngineError as exc:
         return [], nst_host.user_message("Listing the fast models", exc).split("\n")[0]
     if isinstance(listing, dict):
         listing = listing.get("models") or []

@@ -14,6 +14,8 @@ from __future__ import absolute_import, division
 import json
 import os
 
+import nst_png
+
 GATYS_PROC = "python-fu-neural-style"
 FAST_PROC = "python-fu-fast-neural-style"
 MENU_PATH = "<Image>/Filters/Artistic"
@@ -356,14 +358,10 @@ def values_to_params(args, values):
     return params
 
 
-def build_request(method, params, style_weights=()):
-    request = {"method": method, "params": dict(params)}
-    if method == "fast":
-        request["model"] = params.get("model")
-    weights = list(style_weights) or list(params.get("style_weights") or [])
-    if weights:
-        request["style_weights"] = weights
-    return request
+def build_request(method, params):
+    """The job's JSON: every parameter (the fast model id and the style blend weights included)
+    has its one slot in `params`."""
+    return {"method": method, "params": dict(params)}
 
 
 # ---------------------------------------------------------------------------------- one job
@@ -371,8 +369,7 @@ def build_request(method, params, style_weights=()):
 class Job(object):
     """Everything the host collected for one run, before anything in the image changes."""
 
-    def __init__(self, title, method, params, plan, content_rgba, styles=(), style_names=(),
-                 style_weights=()):
+    def __init__(self, title, method, params, plan, content_rgba, styles=(), style_names=()):
         self.title = title
         self.method = method
         self.params = params
@@ -380,18 +377,16 @@ class Job(object):
         self.content_rgba = content_rgba
         self.styles = list(styles)  # encoded image files (PNG/JPEG bytes)
         self.style_names = list(style_names)
-        self.style_weights = list(style_weights)
 
 
-def run_filter(job, host, client_module, config):
+def run_filter(job, host, engine_module, config):
     """Run one job on the engine and add the result through `host`; returns the new layer.
 
-    `host` provides: progress(fraction, text), check_cancel() (may raise), add_result_layer(name,
-    plan, rgba) (which opens and closes the undo group itself and removes its layer on failure).
+    `engine_module` provides ensure_engine(config, on_status) -> client (nst_engine, or a test
+    double). `host` provides: progress(fraction, text) and add_result_layer(name, plan, rgba) (which opens and closes the undo group itself and removes its layer on failure).
     Nothing in the image changes before the result is in hand, so any failure up to then leaves
     the image untouched by construction.
     """
-    cm = client_module
     title = job.title
     if job.method == "gatys" and not job.styles:
         raise HostError("Neural Style needs a style painting: give a style file or layer.",
@@ -401,21 +396,22 @@ def run_filter(job, host, client_module, config):
     def on_status(text):
         host.progress(PHASE_START[0], "%s: %s" % (title, text))
 
-    client = cm.ensure_engine(config, on_status=on_status)
+    client = engine_module.ensure_engine(config, on_status=on_status)
     plan = job.plan
-    content_png = cm.png_encode(plan.context.w, plan.context.h, bytes(job.content_rgba), 4)
+    content_png = nst_png.png_encode(plan.context.w, plan.context.h, bytes(job.content_rgba), 4)
     host.progress(PHASE_START[1], "%s: sending %dx%d pixels…" % (title, plan.context.w,
                                                                    plan.context.h))
-    request = build_request(job.method, job.params, job.style_weights)
-    job_id = client.submit(request, content_png, None, job.styles, job.style_weights)
+    request = build_request(job.method, job.params)
+    job_id = client.submit(request, content_png, None, job.styles)
 
     def on_progress(status):
+        # GIMP cancels a plug-in by ending its process; the engine then cancels the job because
+        # its client stopped polling, so there is nothing to ask the host here.
         host.progress(engine_fraction(status.get("progress")), progress_text(title, status))
-        return host.keep_going()
 
     client.wait(job_id, on_progress=on_progress)
     host.progress(PHASE_FINISH[0], "%s: fetching the result…" % title)
-    w, h, channels, data = cm.png_decode(client.result(job_id))
+    w, h, channels, data = nst_png.png_decode(client.result(job_id))
     rgba = result_pixels(plan, (w, h), channels, data, job.content_rgba)
     layer = host.add_result_layer(layer_name(job.style_names), plan, rgba)
     host.progress(PHASE_FINISH[1], "%s: done" % title)

@@ -19,20 +19,22 @@ def main(argv):
     width, height = int(width), int(height)
     sys.path.insert(0, plugin_dir)
     import nst_client
+    import nst_engine
+    import nst_png
 
     report = {"python": "%d.%d" % sys.version_info[:2]}
-    config = nst_client.load_config(config_path)
-    client = nst_client.ensure_engine(config)
+    config = nst_engine.load_config(config_path)
+    client = nst_engine.ensure_engine(config)
     report["health_api"] = client.health()["api"]
     with open(rgba_path, "rb") as fh:
         rgba = fh.read()
-    content = nst_client.png_encode(width, height, rgba, 4)
+    content = nst_png.png_encode(width, height, rgba, 4)
     job = client.submit({"method": "fast", "params": {"model": model}}, content)
     seen = []
     final = client.wait(job, on_progress=lambda s: seen.append(s["progress"]), poll=0.02)
     report["final_state"] = final["state"]
     report["progress_rises"] = seen == sorted(seen) and seen[-1] == 1.0
-    w, h, channels, pixels = nst_client.png_decode(client.result(job))
+    w, h, channels, pixels = nst_png.png_decode(client.result(job))
     assert len(pixels) == w * h * channels
     report["result"] = [w, h, channels]
 

@@ -24,14 +24,21 @@ CONTENT = SHARED / "images" / "content" / "chelsea_cat.jpg"
 STYLE = SHARED / "images" / "style" / "great_wave_hokusai.jpg"
 
 
-def import_client() -> ModuleType:
-    """`import nst_client` as a plain top-level module from gimp_plugin/, as GIMP 2.10 and 3 do
+def import_plugin_module(name: str) -> ModuleType:
+    """`import <name>` as a plain top-level module from gimp_plugin/, as GIMP 2.10 and 3 do
     (their plug-in folder is on sys.path; there is no package)."""
     if str(PLUGIN_DIR) not in sys.path:
         sys.path.insert(0, str(PLUGIN_DIR))
-    module = importlib.import_module("nst_client")
+    module = importlib.import_module(name)
     assert Path(module.__file__).resolve().parent == PLUGIN_DIR
     return module
+
+
+def import_client() -> ModuleType:
+    return import_plugin_module("nst_client")
+
+
+nst_png = import_plugin_module("nst_png")
 
 
 class ServerThread:
@@ -69,15 +76,15 @@ def rgba_pixels(path: Path, size: tuple[int, int]) -> bytes:
         return im.convert("RGBA").resize(size, Image.Resampling.BILINEAR).tobytes()
 
 
-def photo_png(client: ModuleType, size: tuple[int, int] = (64, 48), path: Path = CONTENT) -> bytes:
-    """A real photo, downscaled, encoded with the client's own stdlib PNG writer."""
-    return client.png_encode(size[0], size[1], rgba_pixels(path, size), 4)
+def photo_png(size: tuple[int, int] = (64, 48), path: Path = CONTENT) -> bytes:
+    """A real photo, downscaled, encoded with the plug-ins' own stdlib PNG writer."""
+    return nst_png.png_encode(size[0], size[1], rgba_pixels(path, size), 4)
 
 
-def noise_png(client: ModuleType, size: tuple[int, int], seed: int = 0) -> bytes:
+def noise_png(size: tuple[int, int], seed: int = 0) -> bytes:
     rng = np.random.default_rng(seed)
     data = rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8).tobytes()
-    return client.png_encode(size[0], size[1], data, 3)
+    return nst_png.png_encode(size[0], size[1], data, 3)
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:

@@ -19,9 +19,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from server_fixtures import CONTENT, PLUGIN_DIR, ROOT, import_client
+from server_fixtures import CONTENT, PLUGIN_DIR, ROOT, import_client, import_plugin_module
 
 nst_client = import_client()
+nst_engine = import_plugin_module("nst_engine")
+nst_png = import_plugin_module("nst_png")
 
 
 # ------------------------------------------------------------------------------------ PNG
@@ -37,74 +39,50 @@ def _photo(mode: str, size=(37, 23)) -> Image.Image:
         return im.convert("RGBA").resize(size).convert(mode)
 
 
-@pytest.mark.parametrize("mode", ["RGB", "RGBA", "L", "LA"])
-@pytest.mark.parametrize("level", [0, 1, 6, 9])
-def test_png_decode_matches_pillow(mode: str, level: int) -> None:
-    """Pillow picks per-row adaptive filters (all five types occur in a photo at these levels)."""
-    im = _photo(mode)
-    w, h, channels, pixels = nst_client.png_decode(_pil_png(im, compress_level=level))
-    assert (w, h) == im.size and channels == len(mode)
-    assert pixels == im.tobytes()
+@pytest.mark.parametrize("alpha", [False, True])
+@pytest.mark.parametrize("size", [(37, 23), (1, 1), (256, 3)])
+def test_png_decode_reads_what_the_engine_writes(alpha: bool, size: tuple[int, int]) -> None:
+    """The decoder's whole job: the engine's result PNGs (8-bit RGB/RGBA, unfiltered rows)."""
+    from engine.images import Picture
+    from engine.server.png import encode_unfiltered
+
+    rng = np.random.default_rng(size[0])
+    w, h = size
+    pic = Picture(rng.random((h, w, 3), dtype=np.float32),
+                  rng.random((h, w), dtype=np.float32) if alpha else None)
+    data = encode_unfiltered(pic)
+    ref = Image.open(io.BytesIO(data))
+    assert nst_png.png_decode(data) == (w, h, 4 if alpha else 3, ref.tobytes())
 
 
-def test_all_five_filters_really_occur() -> None:
-    """Guard for the test above: otherwise it could pass while a filter is broken."""
-    import zlib
-
-    im = _photo("RGB", (64, 64))
-    data = _pil_png(im, compress_level=6)
-    pos, idat = 8, b""
-    while pos < len(data):
-        length = int.from_bytes(data[pos:pos + 4], "big")
-        if data[pos + 4:pos + 8] == b"IDAT":
-            idat += data[pos + 8:pos + 8 + length]
-        pos += 12 + length
-    raw = zlib.decompress(idat)
-    filters = {raw[y * (64 * 3 + 1)] for y in range(64)}
-    noise = Image.fromarray(np.random.default_rng(0).integers(0, 255, (16, 16, 3), np.uint8))
-    assert nst_client.png_decode(_pil_png(noise))[3] == noise.tobytes()
-    assert filters >= {1, 2, 4} or len(filters) >= 3, filters
-
-
-def test_png_decode_palette_with_transparency() -> None:
-    im = _photo("RGBA").convert("P", palette=Image.Palette.ADAPTIVE, colors=16)
-    im.info["transparency"] = 3
-    data = _pil_png(im, transparency=3)
-    w, h, channels, pixels = nst_client.png_decode(data)
-    expected = Image.open(io.BytesIO(data)).convert("RGBA")
-    assert (w, h, channels) == (37, 23, 4) and pixels == expected.tobytes()
-
-
-@pytest.mark.parametrize("colors", [2, 4, 16])
-def test_png_decode_low_bit_depths(colors: int) -> None:
-    pal = _photo("RGB").convert("P", palette=Image.Palette.ADAPTIVE, colors=colors)
-    w, h, channels, pixels = nst_client.png_decode(_pil_png(pal, bits=colors.bit_length() - 1))
-    assert (w, h, channels) == (37, 23, 3) and pixels == pal.convert("RGB").tobytes()
-    bw = _photo("L").point(lambda v: 255 if v > 128 else 0).convert("1")
-    _, _, channels, pixels = nst_client.png_decode(_pil_png(bw))
-    assert channels == 1 and pixels == bw.convert("L").tobytes()
-
-
-def test_png_decode_16_bit_keeps_high_byte() -> None:
-    values = (np.arange(37 * 23, dtype=np.uint16).reshape(23, 37) * 70).astype(np.uint16)
-    grey16 = Image.frombytes("I;16", (37, 23), values.tobytes())
-    _, _, channels, pixels = nst_client.png_decode(_pil_png(grey16))
-    assert channels == 1 and pixels == (values >> 8).astype(np.uint8).tobytes()
+@pytest.mark.parametrize("what,make,words", [
+    ("adaptive row filters", lambda: _pil_png(_photo("RGB"), compress_level=6), "filters"),
+    ("palette", lambda: _pil_png(_photo("RGB").convert("P", palette=Image.Palette.ADAPTIVE,
+                                                       colors=16)), "colour type 3"),
+    ("16-bit grey", lambda: _pil_png(Image.frombytes(
+        "I;16", (4, 4), np.arange(16, dtype=np.uint16).tobytes())), "depth 16"),
+    ("1-bit", lambda: _pil_png(_photo("L").convert("1")), "depth 1"),
+])
+def test_png_decode_refuses_what_the_engine_never_writes(what, make, words) -> None:
+    """Anything but the engine's layout is refused with a message, never misread."""
+    with pytest.raises(nst_client.EngineError) as info:
+        nst_png.png_decode(make())
+    assert info.value.code == "bad_response" and words in info.value.message, what
 
 
 @pytest.mark.parametrize("channels,mode", [(1, "L"), (2, "LA"), (3, "RGB"), (4, "RGBA")])
 def test_png_encode_is_read_by_pillow(channels: int, mode: str) -> None:
     im = _photo(mode)
-    data = nst_client.png_encode(im.width, im.height, im.tobytes(), channels)
+    data = nst_png.png_encode(im.width, im.height, im.tobytes(), channels)
     back = Image.open(io.BytesIO(data))
     back.load()
     assert back.mode == mode and back.tobytes() == im.tobytes()
-    assert nst_client.png_decode(data) == (im.width, im.height, channels, im.tobytes())
+    assert nst_png.png_decode(data) == (im.width, im.height, channels, im.tobytes())
 
 
 def test_png_refusals_are_engine_errors() -> None:
     with pytest.raises(ValueError):
-        nst_client.png_encode(2, 2, b"\0" * 15, 4)
+        nst_png.png_encode(2, 2, b"\0" * 15, 4)
     plain = _pil_png(_photo("RGB"))
     # The same file with the IHDR's interlace flag set (and its CRC fixed).
     import struct
@@ -116,7 +94,7 @@ def test_png_refusals_are_engine_errors() -> None:
     for bad, words in [(b"GIF89a....", "not a PNG"), (interlaced, "interlace 1"),
                        (plain[:60], "truncated"), (plain[:33] + plain[-12:], "no pixel data")]:
         with pytest.raises(nst_client.EngineError) as info:
-            nst_client.png_decode(bad)
+            nst_png.png_decode(bad)
         assert info.value.code == "bad_response" and words in info.value.message
 
 
@@ -130,7 +108,7 @@ def test_engine_result_png_decodes_fast() -> None:
                                                                           dtype=np.float32))
     data = encode_unfiltered(pic)
     t0 = time.perf_counter()
-    w, h, c, pixels = nst_client.png_decode(data)
+    w, h, c, pixels = nst_png.png_decode(data)
     spent = time.perf_counter() - t0
     ref = Image.open(io.BytesIO(data))
     assert (w, h, c) == (800, 600, 4) and pixels == ref.tobytes()
@@ -285,11 +263,11 @@ def test_load_config(tmp_path) -> None:
         if text is not None:
             path.write_text(text)
         with pytest.raises(nst_client.EngineError) as info:
-            nst_client.load_config(str(path))
+            nst_engine.load_config(str(path))
         assert info.value.code == "bad_config" and words in info.value.message
         assert "install.py" in info.value.message
     path.write_text(json.dumps({"version": 1, "token_file": "/x/token"}))
-    cfg = nst_client.load_config(str(path))
+    cfg = nst_engine.load_config(str(path))
     assert cfg["engine_url"] == "http://127.0.0.1:8765" and cfg["engine_command"] is None
 
 
@@ -297,7 +275,7 @@ def test_ensure_engine_without_command_says_what_to_do(tmp_path) -> None:
     cfg = {"engine_url": f"http://127.0.0.1:{_free_port()}", "token_file": str(tmp_path / "t"),
            "engine_command": None}
     with pytest.raises(nst_client.EngineError) as info:
-        nst_client.ensure_engine(cfg)
+        nst_engine.ensure_engine(cfg)
     assert info.value.code == "engine_unreachable" and "engine_command" in info.value.message
 
 
@@ -307,7 +285,7 @@ def test_ensure_engine_reports_a_command_that_dies(tmp_path) -> None:
            "engine_command": [sys.executable, "-c", "import sys; print('boom'); sys.exit(3)"],
            "log_file": str(log)}
     with pytest.raises(nst_client.EngineError) as info:
-        nst_client.ensure_engine(cfg, start_timeout=30)
+        nst_engine.ensure_engine(cfg, start_timeout=30)
     err = info.value
     assert err.code == "engine_start_failed" and "code 3" in err.message
     assert str(log) in err.message and sys.executable in err.message
@@ -330,7 +308,7 @@ def test_ensure_engine_starts_the_real_engine_which_then_idles_out(tmp_path) -> 
     env_before = os.environ.get("PYTHONPATH")
     os.environ["PYTHONPATH"] = str(ROOT)  # the engine command runs from any working directory
     try:
-        client = nst_client.ensure_engine(cfg, on_status=statuses.append, start_timeout=90)
+        client = nst_engine.ensure_engine(cfg, on_status=statuses.append, start_timeout=90)
     finally:
         if env_before is None:
             os.environ.pop("PYTHONPATH")
@@ -340,7 +318,7 @@ def test_ensure_engine_starts_the_real_engine_which_then_idles_out(tmp_path) -> 
     assert statuses == ["Starting the style engine...", "Style engine ready."]
     assert oct(token_file.stat().st_mode & 0o777) == "0o600"
     # A second ensure_engine finds it running and starts nothing.
-    assert nst_client.ensure_engine(cfg, on_status=statuses.append).health()["api"] == 1
+    assert nst_engine.ensure_engine(cfg, on_status=statuses.append).health()["api"] == 1
     assert len(statuses) == 2
     # Any HTTP request counts as activity, so watch the port with bare TCP connects only.
     _wait_for_idle_exit(port, "the engine did not exit when idle")
@@ -364,10 +342,10 @@ def test_client_module_is_python2_syntax_clean() -> None:
 PY2_START = """
 import json, sys
 sys.path.insert(0, sys.argv[1])
-import nst_client
-config = nst_client.load_config(sys.argv[2])
+import nst_engine
+config = nst_engine.load_config(sys.argv[2])
 seen = []
-client = nst_client.ensure_engine(config, on_status=seen.append, start_timeout=90)
+client = nst_engine.ensure_engine(config, on_status=seen.append, start_timeout=90)
 print(json.dumps({"api": client.health()["api"], "status": seen}))
 """
 

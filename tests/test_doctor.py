@@ -9,7 +9,7 @@ import sys
 
 from server_fixtures import ROOT, ServerThread
 
-from engine import cli_doctor
+from engine.cli import doctor as cli_doctor
 from engine.config import ServerSettings
 from engine.server import create_app
 

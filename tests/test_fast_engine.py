@@ -15,9 +15,9 @@ from engine.cancel import CancelToken
 from engine.contract import Device, FastParams, JobRequest, Method
 from engine.errors import BadModel, Cancelled, DeviceUnavailable, UnknownModel
 from engine.fast.registry import Registry
-from engine.fast.session import available_providers
 from engine.images import Picture
 from engine.pipeline import run as pipeline_run
+from engine.runtime import onnx_providers
 
 
 @pytest.fixture(scope="module")
@@ -177,7 +177,7 @@ def test_zoo_style_fixed_224_model_is_inferred_and_runs(tmp_path):
         fast._registry = saved
 
 
-@pytest.mark.skipif("CUDAExecutionProvider" in available_providers(),
+@pytest.mark.skipif("CUDAExecutionProvider" in onnx_providers(),
                     reason="checks the error when CUDA is absent; this onnxruntime has CUDA")
 def test_cuda_without_cuda_provider_is_a_clear_error(installed):
     with pytest.raises(DeviceUnavailable, match="CUDA"):
@@ -198,7 +198,7 @@ def test_fp16_variant_is_not_listed_as_a_model_and_cpu_runs_fp32(tmp_path):
     reg = Registry([tmp_path])
     models, problems = reg.scan()
     assert set(models) == {"v"} and not problems
-    sess = fast.session_for(models["v"], FastParams(model="v", device=Device.CPU))
+    sess = fast.session_for(models["v"], "cpu")
     assert sess.path.name == "v.onnx"
 
 

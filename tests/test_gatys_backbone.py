@@ -12,9 +12,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from engine.backbone import VGG19_BLOCKS, find_default_weights
+from engine import runtime
+from engine.backbone import VGG19_BLOCKS, find_default_weights, shared_backbone
 from engine.contract import Pooling
-from engine.gatys import runtime
 from engine.gatys.features import ALL_LAYERS
 
 # (mean, root-mean-square) of each layer for `_pattern()`, from nst_score.py's VGG19.
@@ -54,7 +54,7 @@ def _independent(rgb: torch.Tensor) -> dict[str, torch.Tensor]:
 
 @pytest.fixture(scope="module")
 def net():
-    return runtime.backbone(Pooling.MAX, "cpu")
+    return shared_backbone(Pooling.MAX, "cpu")
 
 
 def test_matches_independent_conv2d(net) -> None:

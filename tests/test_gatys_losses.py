@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
+from engine.contract import QUALITY_ITERATIONS as FINE_ITERATIONS
 from engine.contract import GatysParams, Quality
 from engine.gatys.features import gram, layer_mask
 from engine.gatys.losses import ContentLoss, StyleLoss, TVLoss, blend_grams
-from engine.gatys.schedule import FINE_ITERATIONS, MIN_SIDE, plan
+from engine.gatys.schedule import MIN_SIDE, plan
 
 # Two channels, one row, two pixels: channel 0 = (1, 2), channel 1 = (3, 4).
 F2 = torch.tensor([[[[1.0, 2.0]], [[3.0, 4.0]]]])
@@ -139,7 +140,6 @@ def test_quality_help_names_the_preset_iteration_counts():
     import dataclasses
 
     from engine.contract import GatysParams
-    from engine.gatys.schedule import FINE_ITERATIONS
 
     field = next(f for f in dataclasses.fields(GatysParams) if f.name == "quality")
     text = field.metadata["help"]

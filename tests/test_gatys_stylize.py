@@ -78,20 +78,20 @@ def test_style_blend_weights() -> None:
     photo, a, b = _photo(), _stripes(), _dots()
     p = _params()
     only_a = stylize(photo, [a], p).rgb
-    weighted_a = stylize(photo, [a, b], p, style_weights=(1.0, 0.0)).rgb
-    weighted_b = stylize(photo, [a, b], p, style_weights=(0.0, 2.0)).rgb
+    weighted_a = stylize(photo, [a, b], _params(style_weights=(1.0, 0.0))).rgb
+    weighted_b = stylize(photo, [a, b], _params(style_weights=(0.0, 2.0))).rgb
     only_b = stylize(photo, [b], p).rgb
     assert np.abs(weighted_a - only_a).max() < 1e-4
     assert np.abs(weighted_b - only_b).max() < 1e-4
-    mixed = stylize(photo, [a, b], p, style_weights=(1.0, 1.0)).rgb
+    mixed = stylize(photo, [a, b], _params(style_weights=(1.0, 1.0))).rgb
     assert np.abs(mixed - only_a).mean() > 1e-3 and np.abs(mixed - only_b).mean() > 1e-3
 
 
 def test_bad_style_weights() -> None:
     with pytest.raises(BadParameter, match="2 weights given for 1"):
-        stylize(_photo(), [_stripes()], _params(), style_weights=(1.0, 2.0))
+        stylize(_photo(), [_stripes()], _params(style_weights=(1.0, 2.0)))
     with pytest.raises(BadParameter, match="above 0"):
-        stylize(_photo(), [_stripes(), _dots()], _params(), style_weights=(0.0, 0.0))
+        stylize(_photo(), [_stripes(), _dots()], _params(style_weights=(0.0, 0.0)))
     with pytest.raises(BadImage):
         stylize(_photo(), [], _params())
 

@@ -35,7 +35,8 @@ class Runner:
     def __init__(self) -> None:
         self.requests: list[JobRequest] = []
 
-    def __call__(self, request, content, styles, mask, *, output_size, progress, cancel):
+    def __call__(self, request, content, styles, mask, *, output_size, progress, cancel,
+                 **_more):
         self.requests.append(request)
         if getattr(request.params, "model", "") == "block":
             while not cancel.cancelled:
@@ -66,7 +67,7 @@ def call(server, method, path, body=None, headers=None):
 
 def submit(server, request_text, content=None, styles=()):
     parts = [("request", None, "application/json", request_text),
-             ("content", "content.png", "image/png", content or noise_png(nst_client, (40, 30)))]
+             ("content", "content.png", "image/png", content or noise_png((40, 30)))]
     parts += [("style", f"s{i}.png", "image/png", s) for i, s in enumerate(styles)]
     body, ctype = nst_client._multipart(parts)
     return call(server, "POST", "/v1/jobs", body, {"Content-Type": ctype})
@@ -88,7 +89,7 @@ def submit(server, request_text, content=None, styles=()):
     ('{"method": "fast", "params": {"model": "tiny", "strength": NaN}}', "strength"),
 ])
 def test_bad_numbers_and_shapes_are_a_400_naming_the_field(server, request_text, field):
-    style = noise_png(nst_client, (32, 32), seed=3)
+    style = noise_png((32, 32), seed=3)
     before = len(server.runner.requests)
     status, body = submit(server, request_text, styles=[style, style])
     assert status == 400, body
@@ -127,8 +128,8 @@ def test_a_non_finite_loss_never_makes_a_job_unreadable():
 # --------------------------------------------------------------- item 3: thin images in Gatys
 
 def test_too_thin_for_gatys_is_refused_at_submission(server):
-    thin = noise_png(nst_client, (4000, 3), seed=1)
-    style = noise_png(nst_client, (32, 32), seed=3)
+    thin = noise_png((4000, 3), seed=1)
+    style = noise_png((32, 32), seed=3)
     status, body = submit(server, '{"method": "gatys"}', content=thin, styles=[style])
     assert status == 400 and body["error"]["code"] == "bad_image", body
     assert "too thin" in body["error"]["message"]

@@ -87,7 +87,7 @@ def assert_plugin(folder: Path, major: str, venv_python: str | None):
     want = SRC / ("neural_style_gimp3.py" if major == "3" else "neural_style_gimp2.py")
     assert main.read_bytes() == want.read_bytes()
     assert os.access(main, os.X_OK)
-    for name in ("nst_host.py", "nst_client.py", "nst_schema.json"):
+    for name in load_install().SHARED:
         assert (d / name).read_bytes() == (SRC / name).read_bytes()
         assert not os.access(d / name, os.X_OK), "2.10 would try to run it as a plug-in"
     assert (d / "nst_dialog_gimp3.py").exists() == (major == "3")

@@ -29,7 +29,7 @@ def install_copy(folder: Path) -> Path:
     target = folder / "neural-style"
     target.mkdir()
     shutil.copy(ROOT / "gimp_plugin" / "neural_style_gimp2.py", target / "neural-style.py")
-    for name in ("nst_host.py", "nst_client.py", "nst_schema.json"):
+    for name in pc.install.SHARED:
         shutil.copy(ROOT / "gimp_plugin" / name, target / name)
     (target / "nst_config.json").write_text(json.dumps({
         "version": 1, "engine_url": "http://127.0.0.1:9", "token_file": str(folder / "token"),
@@ -46,7 +46,7 @@ def plugin(tmp_path, monkeypatch):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     engine = FakeEngine()
-    monkeypatch.setattr(module, "nst_client", engine)
+    monkeypatch.setattr(module, "nst_engine", engine)
     module.engine = engine
     return module
 
@@ -130,7 +130,7 @@ def test_fast_neural_style_geometry(plugin, case):
     pc.assert_result(case, img, source, before, plugin.engine, "tiny")
     pc.assert_progress(gimpfu.gimp.progress)
     req = plugin.engine.requests[-1]
-    assert req["request"]["method"] == "fast" and req["request"]["model"] == "tiny"
+    assert req["request"]["method"] == "fast" and req["request"]["params"]["model"] == "tiny"
     assert req["mask"] is None  # the selection acts through the layer mask only
 
 
@@ -153,7 +153,7 @@ def test_neural_style_geometry_and_request(plugin, case, tmp_path):
     assert req["styles"] == [style.read_bytes()]
     assert req["request"]["params"]["size"] == 128
     assert req["request"]["params"]["quality"] == "draft"
-    assert req["style_weights"] == [0.7]
+    assert req["request"]["params"]["style_weights"] == [0.7]
 
 
 def test_style_layer_is_sent_only_when_asked(plugin, tmp_path):
@@ -166,7 +166,7 @@ def test_style_layer_is_sent_only_when_asked(plugin, tmp_path):
     assert len(plugin.engine.requests[-1]["styles"]) == 1
     assert gimpfu.run(GATYS, img, source, *gatys_args(str(style), True, other))[0] == "success"
     styles = plugin.engine.requests[-1]["styles"]
-    w, h, ch, data = plugin.nst_client.png_decode(styles[1])
+    w, h, ch, data = plugin.nst_png.png_decode(styles[1])
     assert (w, h) == (20, 10) and bytes(data) == other.rgba().tobytes()
     assert img.layers[img.item_position(source) - 1].name == "Neural Style: a + Brush strokes"
 
@@ -174,7 +174,7 @@ def test_style_layer_is_sent_only_when_asked(plugin, tmp_path):
 def test_defaults_only_fast_uses_the_contracts_default_model(plugin):
     img, source = pc.build(pc.CASES[0], gimpfu_image, make_layer)
     assert gimpfu.run(FAST, img, source, *gimpfu.defaults(FAST)[2:]) == ("success", None)
-    assert plugin.engine.requests[-1]["request"]["model"] == FastParams().model
+    assert plugin.engine.requests[-1]["request"]["params"]["model"] == FastParams().model
 
 
 # ------------------------------------------------------------------- failures and refusals

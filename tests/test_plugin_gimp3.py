@@ -29,7 +29,7 @@ def gimp3(tmp_path, monkeypatch):
     target = tmp_path / "neural-style"
     target.mkdir()
     shutil.copy(ROOT / "gimp_plugin" / "neural_style_gimp3.py", target / "neural-style.py")
-    for name in ("nst_host.py", "nst_client.py", "nst_schema.json", "nst_dialog_gimp3.py"):
+    for name in [*pc.install.SHARED, *pc.install.PLUGIN_EXTRA["3"]]:
         shutil.copy(ROOT / "gimp_plugin" / name, target / name)
     (target / "nst_config.json").write_text(json.dumps({
         "version": 1, "engine_url": "http://127.0.0.1:9", "token_file": str(tmp_path / "t"),
@@ -42,7 +42,7 @@ def gimp3(tmp_path, monkeypatch):
     from gi.repository import Gimp, Gio
 
     engine = FakeEngine()
-    monkeypatch.setattr(module, "nst_client", engine)
+    monkeypatch.setattr(module, "nst_engine", engine)
     Gimp.reset()
     module.engine, module.Gimp, module.Gio = engine, Gimp, Gio
     module.plugin = module.NeuralStyle()
@@ -138,14 +138,14 @@ def test_neural_style_with_files_and_a_layer(gimp3, case, tmp_path):
     pc.assert_result(case, img, source, before, gimp3.engine, "wheat field + Strokes")
     req = gimp3.engine.requests[-1]
     assert req["styles"][0] == style.read_bytes() and len(req["styles"]) == 2
-    assert req["style_weights"] == [2.0, 1.0]
+    assert req["request"]["params"]["style_weights"] == [2.0, 1.0]
     assert req["request"]["params"]["size"] == 96
 
 
 def test_defaults_only_fast_uses_the_contracts_default_model(gimp3):
     img, source = build(gimp3, pc.CASES[0])
     assert run(gimp3, FAST, img, [source])[0] == "success"
-    assert gimp3.engine.requests[-1]["request"]["model"] == FastParams().model
+    assert gimp3.engine.requests[-1]["request"]["params"]["model"] == FastParams().model
 
 
 def test_non_interactive_runs_never_build_a_dialog(gimp3):

@@ -28,7 +28,7 @@ def run_py27(exe, tmp_path, case, gray=False):
     target = tmp_path / "neural-style"
     target.mkdir()
     shutil.copy(ROOT / "gimp_plugin" / "neural_style_gimp2.py", target / "neural-style.py")
-    for name in ("nst_host.py", "nst_client.py", "nst_schema.json"):
+    for name in pc.install.SHARED:
         shutil.copy(ROOT / "gimp_plugin" / name, target / name)
     (target / "nst_config.json").write_text(json.dumps(
         {"version": 1, "engine_url": "http://127.0.0.1:9", "token_file": "/nonexistent",

@@ -22,6 +22,7 @@ from server_fixtures import (
     STYLE,
     ServerThread,
     import_client,
+    import_plugin_module,
     noise_png,
     photo_png,
     png_with_header,
@@ -32,6 +33,7 @@ from engine.config import ServerSettings
 from engine.server import create_app
 
 nst_client = import_client()
+nst_png = import_plugin_module("nst_png")
 
 TOKEN = "test-token-0123456789"
 MAX_PIXELS = 200_000  # small, so "over the limit" needs no big upload
@@ -71,12 +73,12 @@ def client(server):
 
 @pytest.fixture(scope="module")
 def content_png():
-    return photo_png(nst_client, (64, 48))
+    return photo_png((64, 48))
 
 
 @pytest.fixture(scope="module")
 def style_png():
-    return photo_png(nst_client, (64, 64), STYLE)
+    return photo_png((64, 64), STYLE)
 
 
 def _run(client, request, content, styles=(), **kw):
@@ -84,7 +86,7 @@ def _run(client, request, content, styles=(), **kw):
     job_id = client.submit(request, content, styles=styles, **kw)
     seen = []
     final = client.wait(job_id, on_progress=lambda s: seen.append(s), poll=0.02)
-    w, h, channels, pixels = nst_client.png_decode(client.result(job_id))
+    w, h, channels, pixels = nst_png.png_decode(client.result(job_id))
     return job_id, final, seen, (w, h, channels, pixels)
 
 
@@ -143,9 +145,9 @@ def test_gatys_job_completes_with_rising_progress(client, content_png, style_png
 
 
 def test_gatys_two_styles_with_blend_weights(client, content_png, style_png) -> None:
-    second = photo_png(nst_client, (48, 64), CONTENT)
-    _, final, _, (w, h, _c, _p) = _run(client, GATYS_TINY, content_png,
-                                       styles=[style_png, second], style_weights=[1.0, 3.0])
+    second = photo_png((48, 64), CONTENT)
+    request = {**GATYS_TINY, "params": {**GATYS_TINY["params"], "style_weights": [1.0, 3.0]}}
+    _, final, _, (w, h, _c, _p) = _run(client, request, content_png, styles=[style_png, second])
     assert final["state"] == "done" and (w, h) == (64, 48)
 
 
@@ -155,12 +157,12 @@ def test_mask_and_alpha_survive_the_round_trip(client) -> None:
     rgba = bytearray(rgba_pixels(CONTENT, (w, h)))
     for i in range(3, len(rgba), 4):
         rgba[i] = 255 if (i // 4) % w < 48 else 128  # right quarter half transparent
-    content = nst_client.png_encode(w, h, bytes(rgba), 4)
-    mask = nst_client.png_encode(w, h, bytes(0 if x < w // 2 else 255 for _y in range(h)
+    content = nst_png.png_encode(w, h, bytes(rgba), 4)
+    mask = nst_png.png_encode(w, h, bytes(0 if x < w // 2 else 255 for _y in range(h)
                                              for x in range(w)), 1)
     job_id = client.submit(FAST, content, mask_png=mask)
     client.wait(job_id, poll=0.02)
-    rw, rh, channels, out = nst_client.png_decode(client.result(job_id))
+    rw, rh, channels, out = nst_png.png_decode(client.result(job_id))
     assert (rw, rh, channels) == (w, h, 4)
     left = [abs(out[(y * w + x) * 4 + c] - rgba[(y * w + x) * 4 + c])
             for y in range(h) for x in range(0, w // 2 - 2) for c in range(3)]
@@ -238,7 +240,7 @@ def test_two_clients_at_once_second_queues(server, content_png, style_png) -> No
         results["states"] = []
         results["final"] = b.wait(job, on_progress=lambda s: results["states"].append(
             s["state"]), poll=0.02)
-        results["png"] = nst_client.png_decode(b.result(job))[:3]
+        results["png"] = nst_png.png_decode(b.result(job))[:3]
 
     t = threading.Thread(target=second_client)
     t.start()
@@ -265,8 +267,7 @@ def test_missing_and_wrong_token_get_401(server, client, content_png) -> None:
 
 
 def _bad_cases():
-    c = nst_client
-    good = photo_png(c, (64, 48))
+    good = photo_png((64, 48))
     return {
         "corrupt png": (dict(request=FAST, content_png=good[:40] + b"garbage" * 20), 400,
                         "bad_image", "damaged"),
@@ -275,7 +276,7 @@ def _bad_cases():
         "empty content": (dict(request=FAST, content_png=b""), 400, "bad_image", "empty"),
         "zero-size image": (dict(request=FAST, content_png=png_with_header(0, 0)), 400,
                             "bad_image", ""),
-        "over pixel limit": (dict(request=FAST, content_png=noise_png(c, (600, 400))), 413,
+        "over pixel limit": (dict(request=FAST, content_png=noise_png((600, 400))), 413,
                              "image_too_large", "megapixels"),
         "header claims 100000x100000": (dict(request=FAST,
                                              content_png=png_with_header(100000, 100000)),
@@ -305,8 +306,9 @@ def _bad_cases():
                            "bad_parameter", "magic"),
         "gatys without style": (dict(request=GATYS_TINY, content_png=good), 400,
                                 "bad_request", "style"),
-        "style weights mismatch": (dict(request=GATYS_TINY, content_png=good, styles=[good],
-                                        style_weights=[1, 2]), 400, "bad_parameter",
+        "style weights mismatch": (dict(request={**GATYS_TINY, "params": {
+                                            **GATYS_TINY["params"], "style_weights": [1, 2]}},
+                                        content_png=good, styles=[good]), 400, "bad_parameter",
                                    "style_weights"),
         "body over limit": (dict(request=FAST, content_png=b"\x89PNG" + b"\0" * MAX_BODY), 413,
                             "image_too_large", "at most 1.5 MB"),

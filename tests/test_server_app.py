@@ -3,22 +3,26 @@ failures become job status, and that a bug in a handler is a JSON 500, not a dea
 
 from __future__ import annotations
 
-import types
+from pathlib import Path
 
 import numpy as np
 import pytest
-from server_fixtures import ServerThread, import_client, photo_png
+from server_fixtures import ServerThread, import_client, import_plugin_module, photo_png
 
 from engine.config import ServerSettings
 from engine.contract import GatysParams, Method, Progress
 from engine.errors import WeightsMissing
+from engine.fast.metadata import ModelMeta
+from engine.fast.registry import ModelInfo
 from engine.images import Picture
 from engine.server import create_app
 
 nst_client = import_client()
+nst_png = import_plugin_module("nst_png")
 TOKEN = "t0ken"
-MODELS = [types.SimpleNamespace(id="m1", name="Model one", thumbnail=b"\x89PNG-thumb",
-                                metadata={"style": "waves"})]
+MODELS = [ModelInfo("m1", "Model one", Path("/models/m1.onnx"), ModelMeta(
+    id="m1", name="Model one", file="m1.onnx", sha256=None, input_name="in", output_name="out",
+    thumbnail_png=b"\x89PNG-thumb", extra={"style": "waves"}))]
 
 
 class FakeRunner:
@@ -26,9 +30,9 @@ class FakeRunner:
         self.calls: list[dict] = []
         self.fail = fail
 
-    def __call__(self, request, content, styles, mask, *, output_size, progress, cancel):
+    def __call__(self, request, content, styles, mask, *, output_size, lane, progress, cancel):
         self.calls.append(dict(request=request, content=content, styles=styles, mask=mask,
-                               output_size=output_size))
+                               output_size=output_size, lane=lane))
         progress(Progress(fraction=0.5, stage="half way", eta_s=3.0))
         if self.fail is not None:
             raise self.fail
@@ -54,21 +58,22 @@ def serve():
 def test_runner_gets_decoded_inputs_at_content_size(serve) -> None:
     runner = FakeRunner()
     client = serve(runner)
-    content = photo_png(nst_client, (40, 30))
-    mask = nst_client.png_encode(20, 15, b"\xff" * 300, 1)  # other size: resized to content
-    job = client.submit({"method": "gatys", "params": {"size": 64, "style_weight": 2}}, content,
-                        mask_png=mask, styles=[photo_png(nst_client, (16, 16))] * 2,
-                        style_weights=[1, 3])
+    content = photo_png((40, 30))
+    mask = nst_png.png_encode(20, 15, b"\xff" * 300, 1)  # other size: resized to content
+    job = client.submit({"method": "gatys", "params": {"size": 64, "style_weight": 2,
+                                                       "style_weights": [1, 3]}}, content,
+                        mask_png=mask, styles=[photo_png((16, 16))] * 2)
     final = client.wait(job, poll=0.01)
     call = runner.calls[0]
     assert call["request"].method is Method.GATYS
-    assert call["request"].params == GatysParams(size=64, style_weight=2.0)
-    assert call["request"].style_weights == (1.0, 3.0)
+    assert call["request"].params == GatysParams(size=64, style_weight=2.0,
+                                                 style_weights=(1.0, 3.0))
     assert call["output_size"] == (40, 30) and call["content"].size == (40, 30)
+    assert call["lane"] == "cpu"
     assert [s.size for s in call["styles"]] == [(16, 16), (16, 16)]
     assert call["mask"].shape == (30, 40) and float(call["mask"].min()) == 1.0
     assert final["info"] == {"fake": True} and final["progress"] == 1.0
-    w, h, c, pixels = nst_client.png_decode(client.result(job))
+    w, h, c, pixels = nst_png.png_decode(client.result(job))
     assert (w, h, c) == (40, 30, 4) and pixels[:3] == bytes([64, 64, 64])
 
 
@@ -76,9 +81,12 @@ def test_models_endpoint_serialises_model_info(serve) -> None:
     import base64
 
     models = serve(FakeRunner()).models()
-    assert models == [{"id": "m1", "name": "Model one",
-                       "thumbnail_png": base64.b64encode(b"\x89PNG-thumb").decode(),
-                       "metadata": {"style": "waves"}}]
+    assert len(models) == 1
+    m = models[0]
+    assert (m["id"], m["name"], m["path"]) == ("m1", "Model one", "/models/m1.onnx")
+    assert m["thumbnail_png"] == base64.b64encode(b"\x89PNG-thumb").decode()
+    assert m["metadata"]["style"] == "waves" and m["has_thumbnail"] is True
+    assert m == {**MODELS[0].to_dict(), "thumbnail_png": m["thumbnail_png"]}
 
 
 @pytest.mark.parametrize("error,code,words", [
@@ -91,7 +99,7 @@ def test_models_endpoint_serialises_model_info(serve) -> None:
 def test_engine_failures_become_job_errors(serve, error, code, words) -> None:
     client = serve(FakeRunner(fail=error))
     job = client.submit({"method": "fast", "params": {"model": "m1"}},
-                        photo_png(nst_client, (8, 8)))
+                        photo_png((8, 8)))
     with pytest.raises(nst_client.EngineError) as info:
         client.wait(job, poll=0.01)
     assert info.value.code == code and words in info.value.message
@@ -118,7 +126,7 @@ def test_handler_bug_is_json_500_and_service_lives_on(serve) -> None:
 def test_delete_finished_job_drops_it(serve) -> None:
     client = serve(FakeRunner())
     job = client.submit({"method": "fast", "params": {"model": "m1"}},
-                        photo_png(nst_client, (8, 8)))
+                        photo_png((8, 8)))
     client.wait(job, poll=0.01)
     assert client.cancel(job)["state"] == "done"
     with pytest.raises(nst_client.EngineError) as info:

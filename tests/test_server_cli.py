@@ -15,7 +15,8 @@ import time
 import pytest
 from server_fixtures import ROOT, import_client
 
-from engine import cli_serve, config
+from engine import config
+from engine.cli import serve as cli_serve
 
 nst_client = import_client()
 

@@ -7,7 +7,6 @@ mask composite are `engine.pipeline.run`'s job.
 
 from __future__ import annotations
 
-import hashlib
 import threading
 import time
 from pathlib import Path
@@ -15,15 +14,17 @@ from typing import Any
 
 import numpy as np
 
+from engine import runtime
 from engine.cancel import CancelToken, ProgressFn, no_progress
 from engine.compose import keep_colors
-from engine.contract import FastParams, Progress
+from engine.contract import Device, FastParams, Progress
 from engine.errors import BadModel
-from engine.fast.metadata import ModelMeta
+from engine.fast.metadata import ModelMeta, sha256_file
 from engine.fast.registry import ModelInfo, Registry
-from engine.fast.session import OnnxSession, SessionCache, available_providers, provider_chain
+from engine.fast.session import OnnxSession, SessionCache
 from engine.fast.tiling import fitted_side, layout, padded_size, run_tiled
 from engine.fast.tone import REFERENCE_PIXELS, ToneMatch
+from engine.method import MethodInput, MethodResult
 
 __all__ = ["ModelInfo", "list_models", "scan_models", "get_model", "stylize", "runtime_info",
            "AUTO_TILE", "auto_tile", "memory_per_megapixel", "OVERLAP"]
@@ -101,10 +102,9 @@ def runtime_info() -> dict[str, Any]:
     """For `doctor`: onnxruntime version and providers, and what `auto` would pick."""
     import onnxruntime
 
-    providers = available_providers()
-    return {"onnxruntime": onnxruntime.__version__, "providers": providers,
-            "auto_provider": "CUDAExecutionProvider" if "CUDAExecutionProvider" in providers
-            else "CPUExecutionProvider",
+    return {"onnxruntime": onnxruntime.__version__, "providers": list(runtime.onnx_providers()),
+            "auto_provider": runtime.providers(runtime.lane(Device.AUTO,
+                                                            runtime.ONNX))[0],
             "model_dirs": [str(d) for d in _registry.dirs()]}
 
 
@@ -117,7 +117,7 @@ def _verify(path: Path, sha256: str | None, model_id: str) -> None:
     with _verify_lock:
         if _verified.get(key) == sha256:
             return
-    h = hashlib.sha256(path.read_bytes()).hexdigest()
+    h = sha256_file(path)
     if h != sha256:
         raise BadModel(f"{path.name} does not match the sha256 in {model_id}.json "
                        "(corrupt or replaced file); re-install the model")
@@ -137,29 +137,27 @@ def _fp16_file(model: ModelInfo) -> tuple[Path, str] | None:
     return (path, sha) if path.is_file() and isinstance(sha, str) else None
 
 
-def session_for(model: ModelInfo, params: FastParams) -> OnnxSession:
+def session_for(model: ModelInfo, lane: str) -> OnnxSession:
     _verify(model.path, model.meta.sha256, model.id)
     m = model.meta
     # fp16 halves memory traffic on a GPU; onnxruntime's CPU provider has no fast fp16 kernels
     # (measured 2-3x slower), so the CPU always runs the fp32 file.
     variant = _fp16_file(model)
-    if variant is not None and "CUDAExecutionProvider" in provider_chain(params.device):
+    if variant is not None and lane == runtime.CUDA:
         _verify(variant[0], variant[1], model.id)
-        return _sessions.get(variant[0], params.device, m.range, m.input_name, m.output_name)
-    return _sessions.get(model.path, params.device, m.range, m.input_name, m.output_name)
+        return _sessions.get(variant[0], lane, m.range, m.input_name, m.output_name)
+    return _sessions.get(model.path, lane, m.range, m.input_name, m.output_name)
 
 
-def stylize(content_rgb: np.ndarray, params: FastParams, *, mask: np.ndarray | None = None,
-            progress: ProgressFn = no_progress, cancel: CancelToken | None = None):
-    """Styled (H, W, 3) float32 at the content's own size, as a `MethodResult`. `mask` is not
-    needed here (the pipeline composites); it is accepted for the shared method signature."""
-    from engine.pipeline import MethodResult
-
-    del mask
+def stylize(content_rgb: np.ndarray, params: FastParams, *, lane: str | None = None,
+            progress: ProgressFn = no_progress,
+            cancel: CancelToken | None = None) -> MethodResult:
+    """Styled (H, W, 3) float32 at the content's own size. `lane` defaults to what
+    `params.device` picks here (engine.runtime.lane)."""
     cancel = cancel or CancelToken()
     t0 = time.perf_counter()
     model = _registry.get(params.model)
-    sess = session_for(model, params)
+    sess = session_for(model, lane or runtime.lane(params.device, runtime.ONNX))
     fixed = sess.fixed_size or model.meta.fixed_size
     h, w = content_rgb.shape[:2]
     mb_per_mp = memory_per_megapixel(model.meta)
@@ -200,3 +198,15 @@ def stylize(content_rgb: np.ndarray, params: FastParams, *, mask: np.ndarray | N
             "tiles": n_tiles, "tone_matched": tone is not None,
             "fast_seconds": round(time.perf_counter() - t0, 3)}
     return MethodResult(styled, info)
+
+
+class FastMethod:
+    """engine.method.StyleMethod for `Method.FAST`. The mask is the pipeline's business (it
+    composites); a feed-forward network styles the whole region either way."""
+
+    def run(self, params: FastParams, inputs: MethodInput, *, lane: str, progress: ProgressFn,
+            cancel: CancelToken) -> MethodResult:
+        return stylize(inputs.content, params, lane=lane, progress=progress, cancel=cancel)
+
+
+METHOD = FastMethod()

@@ -9,6 +9,7 @@ that id gives a `BadModel` with the reason and every other model still works.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import threading
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.contract import Device
+from engine import runtime
 from engine.errors import BadModel, EngineError, UnknownModel
 from engine.fast.metadata import FORMAT, VERSION, ModelMeta, from_dict
 
@@ -41,11 +42,16 @@ class ModelInfo:
     def metadata(self) -> dict[str, Any]:
         return self.meta.summary()
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able summary (no thumbnail bytes): for `engine models --json` and the server."""
-        return {"id": self.id, "name": self.name, "path": str(self.path),
-                "inferred": self.inferred, "has_thumbnail": self.thumbnail is not None,
-                "metadata": self.metadata}
+    def to_dict(self, thumbnail: bool = False) -> dict[str, Any]:
+        """The one JSON shape of an installed model: `engine models --json`, `engine doctor` and
+        `GET /v1/models` (which adds the thumbnail PNG as base64 for the dialogs)."""
+        d = {"id": self.id, "name": self.name, "path": str(self.path),
+             "inferred": self.inferred, "has_thumbnail": self.thumbnail is not None,
+             "metadata": self.metadata}
+        if thumbnail:
+            d["thumbnail_png"] = (base64.b64encode(self.thumbnail).decode("ascii")
+                                  if self.thumbnail else None)
+        return d
 
 
 def default_dirs() -> list[Path]:
@@ -59,7 +65,7 @@ def _infer_meta(onnx_path: Path) -> ModelMeta:
     (0..255); a dynamic size is assumed to follow ours (0..1)."""
     from engine.fast.session import OnnxSession
 
-    sess = OnnxSession(onnx_path, Device.CPU)
+    sess = OnnxSession(onnx_path, runtime.CPU)
     fixed = sess.fixed_size
     data = {
         "format": FORMAT, "version": VERSION, "id": onnx_path.stem,

@@ -11,13 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.contract import Device
-from engine.errors import BadModel, DeviceUnavailable
+from engine import runtime
+from engine.errors import BadModel
 
 log = logging.getLogger(__name__)
-
-CUDA = "CUDAExecutionProvider"
-CPU = "CPUExecutionProvider"
 
 
 def _ort():
@@ -26,29 +23,11 @@ def _ort():
     return onnxruntime
 
 
-def available_providers() -> list[str]:
-    return list(_ort().get_available_providers())
-
-
-def provider_chain(device: Device) -> list[str]:
-    """CUDA then CPU for AUTO; CUDA alone is an error when this onnxruntime build lacks it."""
-    have = available_providers()
-    if device is Device.CPU:
-        return [CPU]
-    if device is Device.CUDA:
-        if CUDA not in have:
-            raise DeviceUnavailable(
-                "CUDA was requested but this onnxruntime has no CUDA provider "
-                f"(available: {', '.join(have)}); install onnxruntime-gpu or use device 'auto'.")
-        return [CUDA, CPU]
-    return [CUDA, CPU] if CUDA in have else [CPU]
-
-
 class OnnxSession:
     """A loaded network. `run(rgb01_hwc)` takes and returns float32 (H, W, 3) in 0..1 whatever
     the model's own range (0..1 for ours, 0..255 for the ONNX Model Zoo's)."""
 
-    def __init__(self, path: Path, device: Device, value_range: tuple[float, float] = (0.0, 1.0),
+    def __init__(self, path: Path, lane: str, value_range: tuple[float, float] = (0.0, 1.0),
                  input_name: str | None = None, output_name: str | None = None):
         ort = _ort()
         self.path = Path(path)
@@ -62,9 +41,7 @@ class OnnxSession:
         opts.log_severity_level = 3  # onnxruntime's own warnings go to stderr otherwise
         try:
             self._sess = ort.InferenceSession(str(self.path), sess_options=opts,
-                                              providers=provider_chain(device))
-        except DeviceUnavailable:
-            raise
+                                              providers=runtime.providers(lane))
         except Exception as exc:  # onnxruntime raises several unrelated types for bad files
             raise BadModel(f"{self.path.name} could not be loaded by onnxruntime "
                            f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]})") from exc
@@ -121,23 +98,23 @@ class OnnxSession:
 
 
 class SessionCache:
-    """Sessions per (file, file version, device, range); the oldest is dropped beyond `size`."""
+    """Sessions per (file, file version, lane, range); the oldest is dropped beyond `size`."""
 
     def __init__(self, size: int = 4):
         self.size = size
         self._items: OrderedDict[tuple, OnnxSession] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, path: Path, device: Device, value_range: tuple[float, float],
+    def get(self, path: Path, lane: str, value_range: tuple[float, float],
             input_name: str | None = None, output_name: str | None = None) -> OnnxSession:
         st = path.stat()
-        key = (str(path), st.st_mtime_ns, st.st_size, device, value_range, input_name,
+        key = (str(path), st.st_mtime_ns, st.st_size, lane, value_range, input_name,
                output_name)
         with self._lock:
             if key in self._items:
                 self._items.move_to_end(key)
                 return self._items[key]
-        sess = OnnxSession(path, device, value_range, input_name, output_name)
+        sess = OnnxSession(path, lane, value_range, input_name, output_name)
         with self._lock:
             self._items[key] = sess
             while len(self._items) > self.size:

@@ -12,10 +12,9 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-from engine.contract import GatysParams, Quality
+from engine.contract import QUALITY_ITERATIONS, GatysParams
 from engine.errors import BadImage
 
-FINE_ITERATIONS = {Quality.DRAFT: 12, Quality.NORMAL: 25, Quality.HIGH: 60}
 COARSE_FACTOR = 2.0
 MIN_SIDE = 128  # below this VGG19's deepest style layer (relu5_1, 1/16 size) has too few cells
 # relu5_1 comes after four 2x2 poolings: an input side under 16 px pools down to nothing there
@@ -47,7 +46,7 @@ def fit(content_wh: tuple[int, int], longest: int) -> tuple[int, int]:
 def plan(content_wh: tuple[int, int], params: GatysParams) -> list[Stage]:
     """Stages from coarsest to finest; the last one is at `params.size`. BadImage when even the
     finest is too thin for VGG19 (refused before any work, at submission too)."""
-    fine = params.iterations or FINE_ITERATIONS[params.quality]
+    fine = params.iterations or QUALITY_ITERATIONS[params.quality]
     w, h = fit(content_wh, params.size)
     if min(w, h) < VGG_MIN_SIDE:
         cw, ch = content_wh

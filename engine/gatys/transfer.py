@@ -10,17 +10,25 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from engine import compose
+from engine import compose, runtime
+from engine.backbone import shared_backbone
 from engine.cancel import CancelToken, ProgressFn, no_progress
-from engine.contract import GatysParams, Init, Progress, params_to_dict
+from engine.contract import (
+    GatysParams,
+    Init,
+    Method,
+    ParamError,
+    Progress,
+    check_styles,
+    params_to_dict,
+)
 from engine.errors import BadImage, BadParameter
-from engine.gatys import runtime
 from engine.gatys.features import ALL_LAYERS, CONTENT_LAYER, STYLE_LAYERS, gram, layer_mask
 from engine.gatys.losses import ContentLoss, StyleLoss, blend_grams
 from engine.gatys.optimise import Objective, Weights, optimise
 from engine.gatys.schedule import Stage, plan, style_size, total_cost
 from engine.images import resize_gray, resize_rgb
-from engine.pipeline import MethodResult
+from engine.method import MethodInput, MethodResult
 
 log = logging.getLogger(__name__)
 
@@ -36,20 +44,16 @@ def _tensor(rgb: np.ndarray, device: torch.device) -> torch.Tensor:
 
 
 def _check_inputs(content: np.ndarray, styles: Sequence[np.ndarray],
-                  weights: Sequence[float]) -> list[float]:
+                  params: GatysParams) -> list[float]:
     for what, img in [("content", content), *[(f"style {i + 1}", s) for i, s in
                                               enumerate(styles)]]:
         if img.ndim != 3 or img.shape[2] != 3 or min(img.shape[:2]) < 1:
             raise BadImage(f"The {what} image must be RGB (H, W, 3), got shape {img.shape}.")
-    if not styles:
-        raise BadImage("Gatys style transfer needs at least one style image.")
-    if weights and len(weights) != len(styles):
-        raise BadParameter(f"style_weights: {len(weights)} weights given for {len(styles)} "
-                           "style images.")
-    weights = list(weights) if weights else [1.0] * len(styles)
-    if sum(weights) <= 0:
-        raise BadParameter("style_weights: at least one weight must be above 0.")
-    return weights
+    try:
+        check_styles(Method.GATYS, params, len(styles))
+    except ParamError as exc:  # the library's callers get domain errors
+        raise (BadImage if exc.name == "style" else BadParameter)(str(exc)) from None
+    return list(params.style_weights) if params.style_weights else [1.0] * len(styles)
 
 
 def _targets(net, content_t: torch.Tensor, styles: Sequence[np.ndarray], weights: list[float],
@@ -101,20 +105,21 @@ def stylize(
     styles_rgb: Sequence[np.ndarray],
     params: GatysParams,
     *,
-    style_weights: Sequence[float] = (),
     mask: np.ndarray | None = None,
+    lane: str | None = None,
     progress: ProgressFn = no_progress,
     cancel: CancelToken | None = None,
 ) -> MethodResult:
-    """Gatys et al. style transfer; returns the image with longest side `params.size`."""
+    """Gatys et al. style transfer; returns the image with longest side `params.size`. `lane`
+    defaults to what `params.device` picks here (engine.runtime.lane)."""
     cancel = cancel or CancelToken()
-    weights = _check_inputs(content_rgb, styles_rgb, style_weights)
+    weights = _check_inputs(content_rgb, styles_rgb, params)
     t0 = time.perf_counter()
     torch.manual_seed(params.seed)
     runtime.use_all_cores()
-    device = runtime.pick_device(params.device)
+    device = runtime.torch_device(lane or runtime.lane(params.device))
     dtype = runtime.autocast_dtype(device)
-    net = runtime.backbone(params.pooling, str(device))
+    net = shared_backbone(params.pooling, str(device))
 
     content_wh = (content_rgb.shape[1], content_rgb.shape[0])
     styles = list(styles_rgb)
@@ -182,3 +187,15 @@ def stylize(
         "params": params_to_dict(params),
     }
     return MethodResult(np.clip(rgb, 0.0, 1.0).astype(np.float32), info)
+
+
+class GatysMethod:
+    """engine.method.StyleMethod for `Method.GATYS`."""
+
+    def run(self, params: GatysParams, inputs: MethodInput, *, lane: str, progress: ProgressFn,
+            cancel: CancelToken) -> MethodResult:
+        return stylize(inputs.content, inputs.styles, params, mask=inputs.mask, lane=lane,
+                       progress=progress, cancel=cancel)
+
+
+METHOD = GatysMethod()

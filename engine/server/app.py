@@ -9,7 +9,6 @@ thread pool and jobs run on the queue's worker threads.
 
 from __future__ import annotations
 
-import base64
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -22,11 +21,11 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from engine import health
 from engine.cancel import CancelToken, ProgressFn
 from engine.config import ServerSettings
 from engine.contract import ErrorCode, schema
 from engine.errors import EngineError, UnknownModel
-from engine.server import health
 from engine.server.auth import BearerAuth
 from engine.server.jobs import JobInput, JobQueue, QueueFull
 from engine.server.png import encode_unfiltered
@@ -36,7 +35,7 @@ log = logging.getLogger(__name__)
 
 API_VERSION = 1
 
-# ARCHITECTURE.md "HTTP API (v1)": 400 bad input, 401 token, 404 unknown job/model, 409 not ready,
+# docs/architecture.md "HTTP API": 400 bad input, 401 token, 404 unknown job/model, 409 not ready,
 # 413 too large, 429 queue full, 500 only for a bug.
 HTTP_STATUS = {
     ErrorCode.BAD_IMAGE: 400, ErrorCode.BAD_PARAMETER: 400, ErrorCode.BAD_REQUEST: 400,
@@ -72,18 +71,6 @@ def _default_list_models() -> list[Any]:
     return list(fast.list_models())
 
 
-def model_to_json(model: Any) -> dict[str, Any]:
-    """engine.fast's ModelInfo as JSON (thumbnail PNG as base64)."""
-    thumb = getattr(model, "thumbnail", None) or getattr(model, "thumbnail_png", None)
-    meta = getattr(model, "metadata", None) or {}
-    return {
-        "id": model.id,
-        "name": getattr(model, "display_name", None) or getattr(model, "name", None) or model.id,
-        "thumbnail_png": base64.b64encode(thumb).decode("ascii") if thumb else None,
-        "metadata": meta if isinstance(meta, dict) else {},
-    }
-
-
 def make_executor(runner: Runner, max_pixels: int) -> Callable[..., tuple[bytes, dict]]:
     from engine.images import decode_mask, decode_picture
 
@@ -94,7 +81,7 @@ def make_executor(runner: Runner, max_pixels: int) -> Callable[..., tuple[bytes,
         mask = decode_mask(job.mask, content.size, max_pixels) if job.mask else None
         cancel.raise_if_cancelled()
         picture, info = runner(job.request, content, styles, mask, output_size=content.size,
-                               progress=progress, cancel=cancel)
+                               lane=job.lane, progress=progress, cancel=cancel)
         return encode_unfiltered(picture), info
 
     return execute
@@ -119,15 +106,14 @@ async def get_models(request: Request) -> JSONResponse:
         models = await run_in_threadpool(request.app.state.list_models)
     except UnknownModel as exc:  # no fast engine: an empty list the dialog can still show
         return JSONResponse({"models": [], "warning": exc.message})
-    return JSONResponse({"models": [model_to_json(m) for m in models]})
+    return JSONResponse({"models": [m.to_dict(thumbnail=True) for m in models]})
 
 
 async def post_job(request: Request) -> JSONResponse:
     state = request.app.state
     if state.queue.full():
         raise QueueFull("The engine's queue is full; try again when a job has finished.")
-    sub = await parse_submission(request, state.settings, list_models=state.list_models,
-                                 cuda_available=health.cuda_available)
+    sub = await parse_submission(request, state.settings, list_models=state.list_models)
     job = state.queue.submit(sub.job_input, sub.device)
     log.info("job %s queued (%s on %s)", job.id, sub.job_input.request.method.value, sub.device)
     return JSONResponse({"id": job.id, "state": job.state.value}, status_code=202)

@@ -47,6 +47,7 @@ class JobInput:
     content: bytes
     styles: list[bytes] = field(default_factory=list)
     mask: bytes | None = None
+    lane: str = "cpu"  # where it runs (engine.runtime.lane), chosen at submission
 
 
 Execute = Callable[[JobInput, ProgressFn, CancelToken], tuple[bytes, dict[str, Any]]]

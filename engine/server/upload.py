@@ -13,28 +13,22 @@ from typing import Any
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 
+from engine import methods, runtime
 from engine.config import ServerSettings
 from engine.contract import (
-    Device,
+    MAX_STYLES,
     ErrorCode,
     FastParams,
     GatysParams,
     JobRequest,
     Method,
     ParamError,
+    check_styles,
 )
-from engine.errors import (
-    BadImage,
-    BadParameter,
-    DeviceUnavailable,
-    EngineError,
-    ImageTooLarge,
-    UnknownModel,
-)
+from engine.errors import BadImage, BadParameter, EngineError, ImageTooLarge, UnknownModel
 from engine.images import check_picture
 from engine.server.jobs import JobInput
 
-MAX_STYLES = 16
 DRAIN_LIMIT = 64 * 1024 * 1024  # over-limit bodies up to this much more are read and discarded
 
 
@@ -130,17 +124,6 @@ def _check_model(request: JobRequest, list_models: Callable[[], Sequence[Any]]) 
         raise UnknownModel(f"Unknown fast model {request.params.model!r} (installed: {known}).")
 
 
-def _device(request: JobRequest, cuda_available: Callable[[], bool]) -> str:
-    wanted = request.params.device
-    if wanted is Device.CPU:
-        return "cpu"
-    if cuda_available():
-        return "cuda"
-    if wanted is Device.CUDA:
-        raise DeviceUnavailable("This engine has no CUDA device; use device 'auto' or 'cpu'.")
-    return "cpu"
-
-
 def _check_images(request: JobRequest, content: bytes, styles: list[bytes], mask: bytes | None,
                   max_pixels: int) -> None:
     """Headers, sizes and file structure only: the pixels are decoded once, by the job. A Gatys
@@ -157,8 +140,7 @@ def _check_images(request: JobRequest, content: bytes, styles: list[bytes], mask
 
 
 async def parse_submission(request: Request, settings: ServerSettings, *,
-                           list_models: Callable[[], Sequence[Any]],
-                           cuda_available: Callable[[], bool]) -> Submission:
+                           list_models: Callable[[], Sequence[Any]]) -> Submission:
     from starlette.concurrency import run_in_threadpool
 
     body = await _read_body(request, settings.max_body_bytes)
@@ -175,22 +157,18 @@ async def parse_submission(request: Request, settings: ServerSettings, *,
     finally:
         await form.close()
 
+    try:
+        check_styles(job_request.method, job_request.params, len(styles))
+    except ParamError as exc:
+        # A missing or extra image part is a malformed request; a weight list that does not
+        # fit the images is a bad parameter.
+        raise (BadRequest if exc.name == "style" else BadParameter)(
+            f"{exc} Style images travel as 'style' parts (PNG).") from None
     if job_request.method is Method.FAST:
-        if styles:
-            raise BadRequest("Fast jobs take a model id, not style images.")
         await run_in_threadpool(_check_model, job_request, list_models)
-    else:
-        if not styles:
-            raise BadRequest("Gatys jobs need at least one 'style' part (PNG).")
-        if len(styles) > MAX_STYLES:
-            raise BadRequest(f"At most {MAX_STYLES} style images per job.")
-        weights = job_request.style_weights or job_request.params.style_weights
-        if weights and len(weights) != len(styles):
-            raise BadParameter(f"style_weights has {len(weights)} values for {len(styles)} "
-                               "style images; give one weight per style image (or none).")
-    device = _device(job_request, cuda_available)
+    lane = runtime.lane(job_request.params.device, methods.backend(job_request.method))
     if not content:
         raise BadImage("Content image is empty (0 bytes).")
     await run_in_threadpool(_check_images, job_request, content, styles, mask,
                             settings.max_pixels)
-    return Submission(JobInput(job_request, content, styles, mask), device)
+    return Submission(JobInput(job_request, content, styles, mask, lane), lane)

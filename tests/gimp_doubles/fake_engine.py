@@ -1,5 +1,5 @@
-"""A scriptable stand-in for the plug-ins' `nst_client` module: the real PNG codec, config
-loader and EngineError, with `ensure_engine` handing out a fake Client that "stylizes" by a
+"""A scriptable stand-in for the plug-ins' `nst_engine` module: the real config loader and
+EngineError, with `ensure_engine` handing out a fake Client that "stylizes" by a
 fixed, position-dependent colour change (so a wrong crop or offset shows up in the pixels),
 reports rising progress, and can be told to fail, to be unreachable or to be cancelled."""
 
@@ -10,10 +10,11 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "gimp_plugin"))
-import nst_client as real  # noqa: E402
+import nst_engine as real  # noqa: E402
+from nst_errors import EngineError  # noqa: E402
+from nst_png import png_decode, png_encode  # noqa: E402
 
-EngineError = real.EngineError
-png_encode, png_decode, load_config = real.png_encode, real.png_decode, real.load_config
+load_config = real.load_config
 
 
 def stylize_rgba(w, h, rgba):
@@ -31,12 +32,11 @@ class FakeClient:
     def __init__(self, engine):
         self.engine = engine
 
-    def submit(self, request, content_png, mask_png=None, styles=(), style_weights=()):
+    def submit(self, request, content_png, mask_png=None, styles=()):
         e = self.engine
         json.dumps(request)  # must be JSON-able, like the real client sends it
         e.requests.append(dict(request=request, content=png_decode(content_png),
-                               mask=mask_png, styles=list(styles),
-                               style_weights=list(style_weights)))
+                               mask=mask_png, styles=list(styles)))
         if e.fail_submit:
             raise EngineError(*e.fail_submit)
         return f"job-{len(e.requests)}"
@@ -70,7 +70,7 @@ class FakeClient:
 
 
 class FakeEngine:
-    """Module-like: pass as the plug-in's `nst_client`."""
+    """Module-like: pass as the plug-in's `nst_engine`."""
 
     EngineError = EngineError
 
@@ -84,8 +84,6 @@ class FakeEngine:
         self.cancel_at = None
         self.result_size = None
 
-    png_encode = staticmethod(png_encode)
-    png_decode = staticmethod(png_decode)
     load_config = staticmethod(load_config)
 
     def ensure_engine(self, config, on_status=None, start_timeout=120.0):

@@ -5,7 +5,7 @@
 GIMP 2.10's Python-Fu is Python 2.7, where str is bytes: this runs the installed plug-in file
 with a minimal Python 2 gimpfu stand-in (byte-string pixel regions in the drawable's own format,
 five-value selection bounds, shadow merge, undo group calls) and a fake engine client that
-inverts the colours of what it is sent, using the real nst_client PNG codec. It prints one JSON
+inverts the colours of what it is sent, using the real nst_png PNG codec. It prints one JSON
 document with what happened; the Python 3 test checks it against nst_host's own geometry.
 Usage: python2.7 py27_run.py PLUGIN_FOLDER
 """
@@ -18,7 +18,8 @@ import types
 
 folder = sys.argv[1]
 sys.path.insert(0, folder)
-import nst_client  # noqa: E402  (the real one, under Python 2.7)
+import nst_engine  # noqa: E402  (the real ones, under Python 2.7)
+import nst_png  # noqa: E402
 
 RGB, GRAY, INDEXED = 0, 1, 2
 RGB_IMAGE, RGBA_IMAGE, GRAY_IMAGE, GRAYA_IMAGE = 0, 1, 2, 3
@@ -178,10 +179,10 @@ class FakeClient(object):
     def __init__(self):
         self.sent = None
 
-    def submit(self, request, content_png, mask_png=None, styles=(), style_weights=()):
+    def submit(self, request, content_png, mask_png=None, styles=()):
         json.dumps(request)
         self.request = request
-        self.sent = nst_client.png_decode(content_png)
+        self.sent = nst_png.png_decode(content_png)
         return "job-1"
 
     def wait(self, job_id, on_progress=None, poll=0.25):
@@ -195,16 +196,14 @@ class FakeClient(object):
         for i in range(len(inverted)):
             if i % 4 != 3:
                 inverted[i] = 255 - inverted[i]
-        return nst_client.png_encode(w, h, bytes(inverted), 4)
+        return nst_png.png_encode(w, h, bytes(inverted), 4)
 
 
 client = FakeClient()
-fake = types.ModuleType("nst_client_fake")
-fake.EngineError = nst_client.EngineError
-fake.png_encode, fake.png_decode = nst_client.png_encode, nst_client.png_decode
-fake.load_config = nst_client.load_config
+fake = types.ModuleType("nst_engine_fake")
+fake.load_config = nst_engine.load_config
 fake.ensure_engine = lambda config, on_status=None: (on_status("starting engine…"), client)[1]
-plugin.nst_client = fake
+plugin.nst_engine = fake
 
 spec = json.loads(sys.stdin.read())
 w, h = spec["layer"]

@@ -1,7 +1,7 @@
 """`python -m engine stylize CONTENT -s STYLE [-s STYLE ...] -o OUT [options]`.
 
 Gatys optimisation by default; with `-m/--model MODEL` a fast network instead. Flags come from the
-contract (`engine.cli_args`), so they match the server's parameters one for one. Every bad input
+contract (`engine.cli.flags`), so they match the server's parameters one for one. Every bad input
 ends in one line on stderr and exit code 2, before any output file is created.
 """
 
@@ -11,18 +11,17 @@ import argparse
 import dataclasses
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-from engine.cli_args import add_param_flags, params_from_args
+from engine.cli.flags import add_flags, params_from_args
+from engine.cli.progress import Bar
 from engine.contract import (
     FastParams,
     GatysParams,
     JobRequest,
     Method,
     ParamError,
-    Progress,
     params_to_dict,
 )
 from engine.errors import BadImage, Cancelled, EngineError
@@ -64,38 +63,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="print one JSON object describing the result on stdout")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     g = p.add_argument_group("Gatys options")
-    add_param_flags(g, GatysParams)
+    add_flags(g, GatysParams)
     f = p.add_argument_group("fast network options (with -m)")
-    add_param_flags(f, FastParams, skip=("model", *SHARED))
-
-
-class _Bar:
-    """A one-line progress bar on a terminal: stage, iteration, loss, ETA."""
-
-    def __init__(self, enabled: bool):
-        self.enabled = enabled
-        self.last = 0.0
-
-    def __call__(self, e: Progress) -> None:
-        now = time.monotonic()
-        if not self.enabled or (now - self.last < 0.2 and e.fraction < 1.0):
-            return
-        self.last = now
-        filled = int(round(24 * e.fraction))
-        bar = "#" * filled + "-" * (24 - filled)
-        parts = [f"[{bar}] {100 * e.fraction:5.1f}%", e.stage]
-        if e.total_iterations:
-            parts.append(f"it {e.iteration}/{e.total_iterations}")
-        if e.loss is not None:
-            parts.append(f"loss {e.loss:.4g}")
-        if e.eta_s is not None:
-            parts.append(f"ETA {int(e.eta_s) // 60}:{int(e.eta_s) % 60:02d}")
-        sys.stderr.write("\r" + "  ".join(parts) + "\033[K")
-        sys.stderr.flush()
-
-    def close(self) -> None:
-        if self.enabled:
-            sys.stderr.write("\n")
+    add_flags(f, FastParams, skip=("model", *SHARED))
 
 
 def _check_output(path: str) -> None:
@@ -141,7 +111,7 @@ def _request(args: argparse.Namespace) -> JobRequest:
             raise ParamError("style", "give at least one style image with -s STYLE "
                                       "(or a fast network with -m MODEL)")
         params = params_from_args(GatysParams, args)
-        return JobRequest(Method.GATYS, params, style_weights=params.style_weights)
+        return JobRequest(Method.GATYS, params)
     gatys_only = [f.name for f in dataclasses.fields(GatysParams)
                   if f.name not in SHARED and getattr(args, f.name, None) is not None]
     if gatys_only:
@@ -172,7 +142,7 @@ def _stylize(args: argparse.Namespace) -> dict[str, Any]:
         except OSError as exc:
             raise BadImage(f"Mask {args.mask!r} cannot be read ({exc.strerror}).") from None
         mask = decode_mask(data, content.size)
-    bar = _Bar(enabled=not args.quiet and sys.stderr.isatty())
+    bar = Bar(enabled=not args.quiet and sys.stderr.isatty())
     cancel = CancelToken()
     try:
         picture, info = pipeline.run(request, content, styles, mask, progress=bar, cancel=cancel)

@@ -23,13 +23,11 @@ def devices() -> list[dict[str, Any]]:
         import torch
     except ImportError as exc:
         return [{"name": "cpu", "kind": "cpu", "error": f"torch not importable: {exc}"}]
-    cpu: dict[str, Any] = {"name": "cpu", "kind": "cpu", "threads": torch.get_num_threads()}
-    try:
-        # bf16 autocast runs anywhere, but only pays off where the CPU has native bf16 support.
-        cpu["bf16"] = bool(torch.backends.mkldnn.is_available()
-                           and torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        cpu["bf16"] = False
+    from engine import runtime
+
+    # bf16 autocast runs anywhere, but only pays off where the CPU has native bf16 support.
+    cpu: dict[str, Any] = {"name": "cpu", "kind": "cpu", "threads": torch.get_num_threads(),
+                           "bf16": runtime.cpu_has_bf16()}
     out.append(cpu)
     try:
         count = torch.cuda.device_count() if torch.cuda.is_available() else 0
@@ -42,10 +40,6 @@ def devices() -> list[dict[str, Any]]:
                     "memory_gb": round(props.total_memory / 1024**3, 1),
                     "bf16": bool(torch.cuda.is_bf16_supported())})
     return out
-
-
-def cuda_available() -> bool:
-    return any(d["kind"] == "cuda" for d in devices())
 
 
 def backbone_weights() -> dict[str, Any]:
@@ -65,10 +59,11 @@ def backbone_weights() -> dict[str, Any]:
 def onnxruntime_info() -> dict[str, Any]:
     try:
         import onnxruntime
+
+        from engine.runtime import onnx_providers
     except ImportError as exc:
         return {"version": None, "providers": [], "error": str(exc)}
-    return {"version": onnxruntime.__version__,
-            "providers": list(onnxruntime.get_available_providers())}
+    return {"version": onnxruntime.__version__, "providers": list(onnx_providers())}
 
 
 def describe() -> dict[str, Any]:

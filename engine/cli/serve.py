@@ -16,6 +16,8 @@ import threading
 from pathlib import Path
 
 from engine import config
+from engine.cli.flags import add_flags, given_values
+from engine.contract import ParamError
 
 log = logging.getLogger("engine.serve")
 
@@ -33,15 +35,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description="Run the engine as an HTTP service (API v1, bearer token).")
     p.add_argument("--settings", metavar="FILE",
                    help=f"JSON settings file (default: {config.settings_path()})")
-    for f in dataclasses.fields(config.ServerSettings):
-        flag = FLAG_NAMES.get(f.name, "--" + f.name.replace("_", "-"))
-        help_text = f"{f.metadata['help']} (default: {f.default!r})"
-        if f.type == "bool":
-            p.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None,
-                           help=help_text)
-        else:
-            p.add_argument(flag, dest=f.name, default=None, metavar=METAVARS.get(f.name, "VALUE"),
-                           help=help_text)
+    add_flags(p, config.ServerSettings, flags=FLAG_NAMES, metavars=METAVARS)
 
 
 def is_loopback(host: str) -> bool:
@@ -55,18 +49,14 @@ def is_loopback(host: str) -> bool:
 
 def _settings(args: argparse.Namespace) -> config.ServerSettings:
     base = config.load_server_settings(args.settings)
-    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(config.ServerSettings)
-             if getattr(args, f.name, None) is not None}
-    # Flags arrive as text; the same tolerant coercion as the file, but a bad flag is an error.
-    settings = base
-    for name, raw in given.items():
-        f = next(f for f in dataclasses.fields(config.ServerSettings) if f.name == name)
-        try:
-            value = config._coerce_setting(f, config._TYPES[str(f.type)], raw)
-        except (ValueError, OverflowError) as exc:
-            raise SystemExit(f"error: --{name.replace('_', '-')} {raw!r}: {exc}") from None
-        settings = dataclasses.replace(settings, **{name: value})
-    return settings
+    # Flags arrive as text; the same coercion as the settings file, but a bad flag is an error.
+    try:
+        given = given_values(config.ServerSettings, args)
+    except ParamError as exc:
+        name = FLAG_NAMES.get(exc.name, "--" + exc.name.replace("_", "-"))
+        raise SystemExit(f"error: {name} {getattr(args, exc.name)!r}: "
+                         f"{str(exc).split(': ', 1)[-1]}") from None
+    return dataclasses.replace(base, **given)
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -126,9 +116,11 @@ def run(args: argparse.Namespace) -> int:
     port = sock.getsockname()[1]
     # Probe devices and import the engine now: the plug-in's first health check and first job
     # must not wait for torch to load (seconds on a busy machine).
-    from engine import pipeline  # noqa: F401
-    from engine.server import health
+    from engine import health, methods
+    from engine.contract import Method
 
+    for method in Method:
+        methods.get(method)
     health.describe()
     app = create_app(settings, token)
     # The h11 protocol with a request-head deadline and a connection cap (see connections.py):

@@ -45,13 +45,12 @@ def _fast_models() -> dict[str, Any]:
         return {"available": False, "error": "fast engine not installed (engine/fast is empty)"}
     models, problems = fast.scan_models()
     return {"available": True,
-            "models": [{"id": m.id, "name": m.name, "path": str(m.path)}
-                       for m in sorted(models.values(), key=lambda m: m.id)],
+            "models": [m.to_dict() for m in sorted(models.values(), key=lambda m: m.id)],
             "problems": dict(sorted(problems.items()))}
 
 
 def _onnxruntime() -> dict[str, Any]:
-    from engine.server.health import onnxruntime_info
+    from engine.health import onnxruntime_info
 
     return onnxruntime_info()
 
@@ -95,7 +94,7 @@ def _server(url: str, token_file: str) -> dict[str, Any]:
 
 
 def collect(url: str = config.DEFAULT_URL, token_file: str | None = None) -> dict[str, Any]:
-    from engine.server import health
+    from engine import health
 
     token_file = token_file or str(config.token_path())
     return {

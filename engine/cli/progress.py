@@ -1,0 +1,48 @@
+"""The CLIs' progress bar: tqdm on stderr, fed by the engine's progress events.
+
+The engine reports `contract.Progress` (a fraction of the whole job, a stage, iterations, loss,
+its own ETA); training reports `export.train.TrainEvent`. Both become one tqdm bar over 1000
+units, so a job whose total changes between scales still moves smoothly. Off when stderr is not a
+terminal (logs stay clean) or with --quiet.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from tqdm import tqdm
+
+UNITS = 1000
+
+
+class Bar:
+    def __init__(self, enabled: bool | None = None, desc: str = "") -> None:
+        if enabled is None:
+            enabled = sys.stderr.isatty()
+        self._bar = tqdm(total=UNITS, desc=desc, file=sys.stderr, disable=not enabled,
+                         leave=True, dynamic_ncols=True, mininterval=0.2,
+                         bar_format="{l_bar}{bar}| {elapsed}<{remaining}{postfix}")
+        self._done = 0
+
+    def update(self, fraction: float, **postfix: Any) -> None:
+        target = max(self._done, min(UNITS, int(round(fraction * UNITS))))
+        if postfix:
+            self._bar.set_postfix_str("  ".join(f"{v}" for v in postfix.values() if v),
+                                      refresh=False)
+        self._bar.update(target - self._done)
+        self._done = target
+
+    def progress(self, event: Any) -> None:
+        """A `contract.Progress` event."""
+        parts = {"stage": event.stage}
+        if event.total_iterations:
+            parts["it"] = f"it {event.iteration}/{event.total_iterations}"
+        if event.loss is not None:
+            parts["loss"] = f"loss {event.loss:.4g}"
+        self.update(event.fraction, **parts)
+
+    __call__ = progress
+
+    def close(self) -> None:
+        self._bar.close()

@@ -1,0 +1,45 @@
+"""The method interface: what every way to stylise takes and gives back.
+
+A method is an object with a `run` method (see `StyleMethod`); `engine.methods` maps each
+`contract.Method` to one. The pipeline (engine/pipeline.py) calls it with the job's validated
+params and decoded images, on the lane the caller chose (engine/runtime.py), and does the steps
+every method shares afterwards: back to the requested size, strength, the mask composite, alpha.
+Methods import this module, never the pipeline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from engine.cancel import CancelToken, ProgressFn
+
+
+@dataclass(frozen=True)
+class MethodInput:
+    """A job's pixels, decoded: float32 RGB (H, W, 3) in 0..1; mask float32 (H, W) in 0..1, the
+    content's size, where the style applies (None: everywhere)."""
+
+    content: np.ndarray
+    styles: Sequence[np.ndarray] = ()
+    mask: np.ndarray | None = None
+
+
+@dataclass
+class MethodResult:
+    rgb: np.ndarray  # float32 (H, W, 3) in 0..1, at the method's own working size
+    info: dict[str, Any] = field(default_factory=dict)  # device, iterations, losses, ...
+
+
+class StyleMethod(Protocol):
+    """One way to stylise. `params` is the method's contract dataclass, already validated, and
+    the style count already checked against `contract.METHODS` (contract.check_styles). `lane` is
+    "cpu" or "cuda" (engine.runtime.lane). A method reports through `progress`, calls
+    `cancel.raise_if_cancelled()` at least once per iteration or tile, raises engine.errors
+    exceptions for anything a user can fix, and never modifies the input arrays."""
+
+    def run(self, params: Any, inputs: MethodInput, *, lane: str, progress: ProgressFn,
+            cancel: CancelToken) -> MethodResult: ...
