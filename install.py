@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Install the neural-style engine and its GIMP plug-ins (standard library only, Python >= 3.8).
 
-    python3 install.py                 # engine venv + plug-ins into every GIMP found
+    python3 install.py                 # engine venv + plug-ins into every GIMP found (none
+                                       # found: GIMP 3's default folder, created)
     python3 install.py --demo          # ... then render demo/out.png with the engine CLI
     python3 install.py --check         # verify every piece, say exactly what is wrong
     python3 install.py --uninstall     # remove exactly what was installed
@@ -45,6 +46,12 @@ PLUGIN_MAIN = {"3": "neural_style_gimp3.py", "2": "neural_style_gimp2.py"}
 PLUGIN_EXTRA = {"3": ["nst_dialog_gimp3.py"], "2": []}
 SHARED = ["nst_host.py", "nst_client.py", "nst_engine.py", "nst_errors.py", "nst_png.py",
           "nst_schema.json"]
+
+
+# One line, printed by the install and by --check when no GIMP profile existed at install time.
+DEFAULT_FOLDER_NOTE = ("GIMP 3 plug-in: {where} (no GIMP profile found, so it went into GIMP 3's "
+                       "default folder, which GIMP reads at its first start; --gimp-dir DIR "
+                       "for another)")
 
 
 class InstallError(Exception):
@@ -114,6 +121,11 @@ def find_gimp_dirs(platform: str) -> list[tuple[Path, str]]:
             if major and profile.is_dir():
                 found.append((profile / "plug-ins", major))
     return found
+
+
+def default_gimp3_dir(platform: str) -> Path:
+    """The plug-ins folder GIMP 3.0 will use on this platform once it has started once."""
+    return gimp_profile_roots(platform)[0] / "3.0" / "plug-ins"
 
 
 def guess_major(path: Path) -> str:
@@ -261,6 +273,11 @@ def install_venv(args, manifest: Manifest, platform: str) -> Path:
     if _imports_engine(python) and not args.upgrade:
         print(f"engine already installed in {venv} (use --upgrade to reinstall)")
         return python
+    if not (venv / "pyvenv.cfg").is_file():
+        # pip on an interpreter that is not a venv would change (or, under PEP 668, be refused
+        # by) the system's own Python.
+        raise InstallError(f"{venv} is not a Python venv (no pyvenv.cfg) and does not import "
+                           "the engine; name a venv with --venv, or a new folder to create one")
     build = torch_build(args.torch)
     print(f"installing {TORCH_PIN} ({build} build) and the engine into {venv}", flush=True)
     _run(torch_install_command(python, build, platform, args.torch_index), "installing torch")
@@ -329,19 +346,22 @@ def install_plugin(folder: Path, major: str, config: dict, manifest: Manifest,
 
 # -------------------------------------------------------------------------------------- steps
 
-def targets(args, platform: str) -> list[tuple[Path, str]]:
+def targets(args, platform: str) -> tuple[list[tuple[Path, str]], bool]:
+    """(plug-ins folders with their GIMP major, whether it is the default folder because no
+    profile exists yet). GIMP not started yet (or not installed yet) is a normal first-install
+    state: the plug-in then goes into the folder GIMP 3 will read at its first start."""
     if args.gimp_dir:
         return [(Path(d).expanduser().resolve(), args.gimp_version or guess_major(Path(d)))
-                for d in args.gimp_dir]
-    return find_gimp_dirs(platform)
+                for d in args.gimp_dir], False
+    found = find_gimp_dirs(platform)
+    if found:
+        return found, False
+    return [(default_gimp3_dir(platform), "3")], True
 
 
 def do_install(args, platform: str) -> int:
     manifest = Manifest(data_dir(platform) / "install-manifest.json")
-    folders = targets(args, platform)
-    if not folders:
-        raise InstallError("no GIMP 3.x or 2.10 profile found (start GIMP once so it creates "
-                           "one), or name the plug-ins folder with --gimp-dir DIR")
+    folders, by_default = targets(args, platform)
     make_dirs(manifest.path.parent, manifest)  # recorded, so --uninstall removes it too
     python = None
     if args.engine_url:
@@ -365,7 +385,11 @@ def do_install(args, platform: str) -> int:
     log: list[str] = []
     for folder, major in folders:
         where = install_plugin(folder, major, config, manifest, log)
-        print(f"GIMP {'3' if major == '3' else '2.10'} plug-in: {where}")
+        if by_default:
+            print(DEFAULT_FOLDER_NOTE.format(where=where))
+        else:
+            print(f"GIMP {'3' if major == '3' else '2.10'} plug-in: {where}")
+    manifest.data["default_folder"] = str(folders[0][0]) if by_default else None
     manifest.save()
     for line in log:
         print("  " + line)
@@ -514,7 +538,11 @@ def do_check(platform: str) -> int:
     manifest = Manifest(path)
     print("checking the installation recorded in " + str(path))
     configs = []
+    default = manifest.data.get("default_folder")
     for folder in manifest.data["plugin_dirs"]:
+        if default and Path(folder).parent == Path(default) and Path(default).parent.is_dir() \
+                and {p.name for p in Path(default).parent.iterdir()} <= {"plug-ins"}:
+            print("  note  " + DEFAULT_FOLDER_NOTE.format(where=folder))
         cfg = _check_plugin(Path(folder), manifest, c)
         if cfg:
             configs.append(cfg)

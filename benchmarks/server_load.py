@@ -36,6 +36,7 @@ from urllib.parse import urlparse
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "gimp_plugin"))
 import nst_client  # noqa: E402  (the plug-ins' own client, imported as they import it)
+import nst_png  # noqa: E402
 
 FAST_MODEL = "loadtest"
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
@@ -56,7 +57,7 @@ def _content_png(w: int = 64, h: int = 48) -> bytes:
     for y in range(h):
         for x in range(w):
             rgb += bytes((x * 4 % 256, y * 5 % 256, (x * y) % 256))
-    return nst_client.png_encode(w, h, bytes(rgb), 3)
+    return nst_png.png_encode(w, h, bytes(rgb), 3)
 
 
 class Stats:

@@ -129,6 +129,12 @@ class ServerSettings:
     abandon_after_s: float = param(60.0, "Cancel a job whose client has not polled it for this "
                                             "many seconds (unless it asked for keep_alive).",
                                       min=1.0, max=7 * 86400.0)
+    request_timeout_s: float = param(10.0, "Seconds a connection may take to send a complete "
+                                           "request head; slower ones are closed.",
+                                     min=0.5, max=3600.0)
+    max_log_bytes: int = param(1_000_000, "Largest size of the log file the engine's output "
+                                          "goes to (older lines move to FILE.1).",
+                               min=10_000, max=10**10)
 
     def limits(self) -> dict[str, int]:
         return {"max_pixels": self.max_pixels, "max_body_bytes": self.max_body_bytes,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -278,11 +279,31 @@ def to_jsonable(value: Any) -> Any:
 
 
 def _coerce(name: str, tp: Any, raw: Any, meta: dict[str, Any]) -> Any:
+    """The one gate every untrusted value passes (JSON, CLI flags, settings from the dialog):
+    every number, in lists too, must be a finite number inside the field's range."""
     lo, hi = meta["min"], meta["max"]
+
+    def shown(v: Any) -> str:
+        text = repr(v)
+        return text if len(text) <= 40 else text[:37] + "..."
 
     def check_range(v: float) -> None:
         if (lo is not None and v < lo) or (hi is not None and v > hi):
-            raise ParamError(name, f"{v!r} is outside the allowed range {lo}..{hi}")
+            raise ParamError(name, f"{shown(v)} is outside the allowed range {lo}..{hi}")
+
+    def number(x: Any, what: str) -> float:
+        """A finite float from x, or ParamError (NaN, inf, 400-digit integers, text...)."""
+        if isinstance(x, bool):
+            raise ParamError(name, f"{shown(x)} is not {what}")
+        try:
+            value = float(x.strip() if isinstance(x, str) else x)
+        except OverflowError:  # an integer with hundreds of digits
+            raise ParamError(name, f"{shown(x)} is outside the allowed range {lo}..{hi}") from None
+        except (TypeError, ValueError):
+            raise ParamError(name, f"{shown(x)} is not {what}") from None
+        if not math.isfinite(value):
+            raise ParamError(name, f"{shown(x)} is not a finite number")
+        return value
 
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
         if isinstance(raw, tp):
@@ -291,7 +312,7 @@ def _coerce(name: str, tp: Any, raw: Any, meta: dict[str, Any]) -> Any:
             return tp(str(raw).lower())
         except ValueError:
             choices = ", ".join(m.value for m in tp)
-            raise ParamError(name, f"{raw!r} is not one of: {choices}") from None
+            raise ParamError(name, f"{shown(raw)} is not one of: {choices}") from None
     if tp is bool:
         if isinstance(raw, bool):
             return raw
@@ -300,43 +321,34 @@ def _coerce(name: str, tp: Any, raw: Any, meta: dict[str, Any]) -> Any:
         if isinstance(raw, str) and raw.lower() in ("true", "yes", "on", "1", "false", "no",
                                                     "off", "0"):
             return raw.lower() in ("true", "yes", "on", "1")
-        raise ParamError(name, f"{raw!r} is not true or false")
+        raise ParamError(name, f"{shown(raw)} is not true or false")
     if typing.get_origin(tp) is tuple:
         items = raw.split(",") if isinstance(raw, str) else raw
         if items in ("", None):
             items = []
-        try:
-            values = tuple(float(x) for x in items if str(x).strip() != "")
-        except (TypeError, ValueError):
-            raise ParamError(name, f"{raw!r} is not a comma-separated list of numbers") from None
+        if not isinstance(items, (list, tuple)):
+            raise ParamError(name, f"{shown(raw)} is not a comma-separated list of numbers")
+        values = tuple(number(x, "a number (in a comma-separated list of numbers)")
+                       for x in items if str(x).strip() != "")
         for v in values:
             check_range(v)
         return values
     if tp is int:
-        if isinstance(raw, bool):
-            raise ParamError(name, f"{raw!r} is not a whole number")
-        try:
-            value = int(raw) if not isinstance(raw, float) or raw.is_integer() else None
-        except (TypeError, ValueError):
-            value = None
-        if value is None:
-            raise ParamError(name, f"{raw!r} is not a whole number")
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            check_range(raw)  # exact, however many digits
+            return raw
+        value = number(raw, "a whole number")
+        if not value.is_integer():
+            raise ParamError(name, f"{shown(raw)} is not a whole number")
         check_range(value)
-        return value
+        return int(value)
     if tp is float:
-        if isinstance(raw, bool):
-            raise ParamError(name, f"{raw!r} is not a number")
-        try:
-            value = float(raw)
-        except (TypeError, ValueError):
-            raise ParamError(name, f"{raw!r} is not a number") from None
-        if value != value or value in (float("inf"), float("-inf")):
-            raise ParamError(name, f"{raw!r} is not a finite number")
+        value = number(raw, "a number")
         check_range(value)
         return value
     if tp is str:
         if not isinstance(raw, str):
-            raise ParamError(name, f"{raw!r} is not text")
+            raise ParamError(name, f"{shown(raw)} is not text")
         return raw
     raise TypeError(f"unsupported contract type {tp!r}")
 
@@ -394,9 +406,12 @@ class JobRequest:
         except ValueError:
             names = ", ".join(repr(m.value) for m in Method)
             raise ParamError("method", f"{data.get('method')!r} is not one of {names}") from None
-        raw_params = data.get("params") or {}
-        if not isinstance(raw_params, dict):
-            raise ParamError("params", "must be a JSON object of parameter names to values")
+        raw_params = data.get("params")
+        if raw_params is None:
+            raw_params = {}
+        if not isinstance(raw_params, dict):  # "", 0 and [] included: not silently "defaults"
+            raise ParamError("params", "must be a JSON object of parameter names to values, "
+                                       f"not {type(raw_params).__name__}")
         raw_params = dict(raw_params)
         spec = METHODS[method]
         names = {f.name for f in dataclasses.fields(spec.params)}

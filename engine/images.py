@@ -7,6 +7,7 @@ pixels are decoded, so a PNG whose header claims 100000x100000 costs nothing.
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import tempfile
@@ -101,6 +102,32 @@ def _open(source: Image.Image | bytes | str | os.PathLike[str], what: str,
         raise BadImage(f"{what} is damaged or truncated ({exc}).") from None
 
 
+def check_picture(data: bytes, what: str = "Image",
+                  max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[int, int]:
+    """(width, height) of an encoded image, without decoding its pixels: the header's size is
+    checked against `max_pixels` and the file's structure (for PNG, every chunk and its CRC) is
+    verified, so an upload that would fail later is refused now, at a fraction of a decode's
+    cost (the pixels are decoded once, when the job runs)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            if not data:
+                raise BadImage(f"{what} is empty (0 bytes).")
+            im = Image.open(io.BytesIO(bytes(data)))
+            _check_size(im.width, im.height, max_pixels, what)
+            size = im.size
+            im.verify()
+            return size
+    except (BadImage, ImageTooLarge):
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageTooLarge(f"{what} is too large to decode safely: {exc}") from None
+    except UnidentifiedImageError:
+        raise BadImage(f"{what} is not an image file Pillow can read.") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise BadImage(f"{what} is damaged or truncated ({exc}).") from None
+
+
 def load_picture(path: str | os.PathLike[str], what: str = "Image",
                  max_pixels: int = DEFAULT_MAX_PIXELS) -> Picture:
     return _open(Path(path), f"{what} {os.fspath(path)!r}", max_pixels)
@@ -167,13 +194,48 @@ def output_format(path: str | os.PathLike[str]) -> str:
     return fmt
 
 
+@functools.lru_cache(maxsize=64)
+def _writes(fmt: str, mode: str) -> bool:
+    """Whether Pillow can write `mode` pictures as `fmt`: it knows the suffix of many formats it
+    can only read (.psd, .fli, .h5) or write only in other modes (.xbm, .msp: 1-bit)."""
+    try:
+        Image.new(mode, (2, 2)).save(io.BytesIO(), format=fmt)
+    except Exception:  # KeyError, OSError, ValueError: the kinds Pillow raises for "cannot"
+        return False
+    return True
+
+
+def check_output(path: str | os.PathLike[str]) -> str:
+    """Fail before the work, not after: the format must be one Pillow writes in colour, the folder
+    must exist and take a new file (tried for real: permission bits say nothing to root, nor
+    about a read-only mount), and the path must not be a folder. Returns the format name."""
+    out = Path(path)
+    fmt = output_format(out)
+    if not _writes(fmt, "RGB"):
+        raise BadImage(f"Cannot write {out.suffix or fmt} files ({fmt} is read-only, or only "
+                       "black-and-white, in Pillow); use .png, .jpg, .tif or .webp.")
+    if out.is_dir():
+        raise BadImage(f"Output {str(path)!r} is a folder.")
+    folder = out.parent if str(out.parent) else Path(".")
+    if not folder.is_dir():
+        raise BadImage(f"Output folder does not exist: {str(folder)!r}")
+    try:
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=f".{out.name}.", suffix=".part")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise BadImage(f"Output folder {str(folder)!r} does not take new files "
+                       f"({exc.strerror or exc}).") from None
+    return fmt
+
+
 def save_picture(picture: Picture, path: str | os.PathLike[str]) -> None:
     """Write atomically (temp file + rename), so a failure never leaves a partial output file."""
     path = Path(path)
     fmt = output_format(path)
     im = to_pil(picture)
-    if fmt in ("JPEG",) and im.mode == "RGBA":
-        im = im.convert("RGB")
+    if im.mode == "RGBA" and not _writes(fmt, "RGBA"):
+        im = im.convert("RGB")  # JPEG, EPS, PCX...: no alpha channel in the format
     fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".",
                                prefix=f".{path.name}.", suffix=".part")
     try:
@@ -187,6 +249,15 @@ def save_picture(picture: Picture, path: str | os.PathLike[str]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def save_rescue_copy(picture: Picture, stem: str) -> Path:
+    """Save a finished result that could not be written where asked, as PNG (writes every
+    picture, alpha included) in the temporary folder; returns its path."""
+    fd, tmp = tempfile.mkstemp(prefix=f"{stem}-", suffix=".png")
+    with os.fdopen(fd, "wb") as fh:
+        to_pil(picture).save(fh, format="PNG", compress_level=1)
+    return Path(tmp)
 
 
 def resize_rgb(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:

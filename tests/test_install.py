@@ -10,6 +10,8 @@ import json
 import os
 import subprocess
 import sys
+import sysconfig
+import venv as venv_module
 from pathlib import Path
 
 import pytest
@@ -57,11 +59,15 @@ def tree(root: Path) -> dict:
 
 
 def fake_venv(home: Path) -> Path:
-    """A 'venv' whose python is this interpreter, seeing the checkout through PYTHONPATH:
-    it imports engine, torch and onnxruntime, so install.py reuses it without pip."""
+    """A real venv (no pip in it) that sees this interpreter's packages through a .pth file and
+    the checkout through PYTHONPATH: it imports engine, torch and onnxruntime, so install.py
+    reuses it without pip, whichever Python runs the tests (a bare symlink to the interpreter is
+    not a venv: install.py would then run pip on the system's Python)."""
     venv = home / "venv"
-    (venv / "bin").mkdir(parents=True)
-    (venv / "bin" / "python").symlink_to(sys.executable)
+    venv_module.EnvBuilder(with_pip=False, symlinks=os.name != "nt").create(venv)
+    site = Path(sysconfig.get_path("purelib", vars={"base": str(venv), "platbase": str(venv)}))
+    ours = dict.fromkeys(sysconfig.get_path(k) for k in ("purelib", "platlib"))
+    (site / "outer-packages.pth").write_text("\n".join(ours) + "\n")
     return venv
 
 
@@ -148,11 +154,14 @@ def test_gimp_dir_and_version_guess(tmp_path):
     assert_plugin(c, "2", None)
 
 
-def test_no_gimp_found_says_what_to_do(tmp_path):
+def test_no_gimp_found_installs_into_gimp3s_default_folder(tmp_path):
+    """GIMP never started (or not installed yet): the plug-in goes where GIMP 3 will look."""
     home = tmp_path / "home"
     home.mkdir()
-    r = run(home, "--no-venv", check=False)
-    assert r.returncode == 1 and "--gimp-dir" in r.stderr
+    r = run(home, "--no-venv")
+    assert_plugin(home / ".config/GIMP/3.0/plug-ins", "3", None)
+    said = [line for line in r.stdout.splitlines() if "default folder" in line]
+    assert len(said) == 1 and ".config/GIMP/3.0/plug-ins" in said[0] and "--gimp-dir" in said[0]
 
 
 def test_config_folder_rule_matches_the_engine(tmp_path, monkeypatch):
@@ -341,3 +350,4 @@ def test_real_venv_install_check_and_uninstall(tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     run(home, "--uninstall")
     assert not venv.exists()
+

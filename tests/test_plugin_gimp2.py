@@ -110,8 +110,10 @@ def test_installed_schema_copy_equals_the_engine_schema():
 
 
 def test_plugin_and_client_run_on_python_27_and_3():
-    vermin = shutil.which("vermin")
-    assert vermin, "vermin is a test dependency"
+    # The venv's own vermin, beside this interpreter, whatever PATH holds: .venv/bin need not be
+    # on PATH, and a vermin elsewhere on it may be another version.
+    vermin = shutil.which("vermin", path=str(Path(sys.executable).parent))
+    assert vermin, f"vermin is a test dependency; it is not installed beside {sys.executable}"
     r = subprocess.run([vermin, "-q", "--no-tips", "--violations", "-t=2.7-", "-t=3.8-",
                         str(ROOT / "gimp_plugin")], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr

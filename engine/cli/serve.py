@@ -25,7 +25,8 @@ log = logging.getLogger("engine.serve")
 FLAG_NAMES = {"idle_exit_minutes": "--idle-exit"}
 METAVARS = {"host": "ADDR", "port": "N", "token_file": "FILE", "idle_exit_minutes": "MINUTES",
             "max_pixels": "N", "max_body_bytes": "BYTES", "max_queued_jobs": "N",
-            "result_ttl_s": "SECONDS", "abandon_after_s": "SECONDS"}
+            "result_ttl_s": "SECONDS", "abandon_after_s": "SECONDS",
+            "request_timeout_s": "SECONDS", "max_log_bytes": "BYTES"}
 LOOPBACK_NAMES = {"localhost", "ip6-localhost"}
 
 
@@ -84,10 +85,12 @@ def _idle_watch(server: object, app: object, minutes: float) -> None:
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from engine.server import create_app
+    from engine.server import create_app, logs
+    from engine.server.connections import max_connections, protocol_class
 
-    logging.getLogger("engine").setLevel(min(logging.INFO, logging.getLogger().level))
     settings = _settings(args)
+    logs.configure(settings.max_log_bytes)
+    logging.getLogger("engine").setLevel(min(logging.INFO, logging.getLogger().level))
     if not is_loopback(settings.host):
         if not settings.allow_remote:
             sys.stderr.write(
@@ -120,8 +123,11 @@ def run(args: argparse.Namespace) -> int:
         methods.get(method)
     health.describe()
     app = create_app(settings, token)
-    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False,
-                                           timeout_graceful_shutdown=5))
+    # The h11 protocol with a request-head deadline and a connection cap (see connections.py):
+    # no local program without the token can stall the service or fill the log.
+    http = protocol_class(max_connections(), settings.request_timeout_s)
+    server = uvicorn.Server(uvicorn.Config(app, http=http, log_config=None, access_log=False,
+                                           timeout_keep_alive=5, timeout_graceful_shutdown=5))
     if settings.idle_exit_minutes > 0:
         threading.Thread(target=_idle_watch, args=(server, app, settings.idle_exit_minutes),
                          daemon=True, name="nst-idle").start()

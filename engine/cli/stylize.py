@@ -10,12 +10,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from engine.cli.flags import add_flags, params_from_args
+from engine.cli.output import OutputFailed, check_output, save_or_rescue
 from engine.cli.progress import Bar
 from engine.contract import (
     FastParams,
@@ -69,21 +69,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_flags(f, FastParams, skip=("model", *SHARED))
 
 
-def check_output_path(path: str) -> None:
-    """Fail before hours of work, not after: the folder must exist and the suffix be known."""
-    from engine.images import output_format
-
-    out = Path(path)
-    output_format(out)
-    folder = out.parent if str(out.parent) else Path(".")
-    if not folder.is_dir():
-        raise BadImage(f"Output folder does not exist: {str(folder)!r}")
-    if not os.access(folder, os.W_OK):
-        raise BadImage(f"Output folder is not writable: {str(folder)!r}")
-    if out.is_dir():
-        raise BadImage(f"Output {path!r} is a folder.")
-
-
 def _request(args: argparse.Namespace) -> JobRequest:
     if args.model is None:
         bad = [f"--{n.replace('_', '-')}" for n in ("tile",) if getattr(args, n) is not None]
@@ -111,10 +96,10 @@ def _stylize(args: argparse.Namespace) -> dict[str, Any]:
 
     from engine import pipeline
     from engine.cancel import CancelToken
-    from engine.images import decode_mask, load_picture, save_picture
+    from engine.images import decode_mask, load_picture
 
     request = _request(args)
-    check_output_path(args.output)
+    check_output(args.output)
     content = load_picture(args.content, "Content image")
     styles = [load_picture(s, "Style image") for s in args.style]
     mask = None
@@ -130,7 +115,7 @@ def _stylize(args: argparse.Namespace) -> dict[str, Any]:
         picture, info = pipeline.run(request, content, styles, mask, progress=bar, cancel=cancel)
     finally:
         bar.close()
-    save_picture(picture, args.output)
+    save_or_rescue(picture, args.output)
     params = params_to_dict(request.params)
     out = {
         "output": str(Path(args.output).resolve()),
@@ -169,6 +154,9 @@ def run(args: argparse.Namespace) -> int:
     except EngineError as exc:
         sys.stderr.write(f"{PROG}: error: {exc.message}\n")
         return EXIT_BAD_INPUT
+    except OutputFailed as exc:
+        sys.stderr.write(f"{PROG}: error: {exc.message}\n")
+        return EXIT_FAILED
     except MemoryError:
         sys.stderr.write(f"{PROG}: error: out of memory; try a smaller --size\n")
         return EXIT_FAILED

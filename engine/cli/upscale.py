@@ -9,11 +9,12 @@ import json
 import sys
 from pathlib import Path
 
+from engine.cli.output import OutputFailed
 from engine.contract import Upscale
 from engine.errors import Cancelled, EngineError
 
 PROG = "python -m engine upscale"
-EXIT_OK, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -30,17 +31,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
-def _check_output(path: str) -> None:
-    from engine.cli.stylize import check_output_path
-
-    check_output_path(path)
-
-
 def run(args: argparse.Namespace) -> int:
     from engine import upscale
     from engine.cancel import CancelToken
+    from engine.cli.output import check_output, save_or_rescue
     from engine.cli.progress import Bar
-    from engine.images import Picture, load_picture, save_picture
+    from engine.images import Picture, load_picture
 
     try:
         if not 1.0 <= args.scale <= 16.0:
@@ -50,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         mode = Upscale(args.mode)
         if mode is Upscale.SHARP:
             upscale.network_or_error()
-        _check_output(args.output)
+        check_output(args.output)
         pic = load_picture(args.input, "Input image")
         w, h = pic.size
         factor = args.width / w if args.width else args.scale
@@ -65,13 +61,16 @@ def run(args: argparse.Namespace) -> int:
             from engine.images import resize_gray
 
             alpha = resize_gray(pic.alpha, size)
-        save_picture(Picture(rgb, alpha), args.output)
+        save_or_rescue(Picture(rgb, alpha), args.output)
     except (KeyboardInterrupt, Cancelled):
         sys.stderr.write(f"{PROG}: interrupted; no output written\n")
         return EXIT_INTERRUPTED
     except EngineError as exc:
         sys.stderr.write(f"{PROG}: error: {exc.message}\n")
         return EXIT_BAD_INPUT
+    except OutputFailed as exc:
+        sys.stderr.write(f"{PROG}: error: {exc.message}\n")
+        return EXIT_FAILED
     out = {"output": str(Path(args.output).resolve()), "width": size[0], "height": size[1],
            **info}
     if args.json:

@@ -22,7 +22,7 @@ from engine.errors import BadModel
 from engine.fast.metadata import ModelMeta, sha256_file
 from engine.fast.registry import ModelInfo, Registry
 from engine.fast.session import OnnxSession, SessionCache
-from engine.fast.tiling import fitted_side, plan, round_up, run_tiled
+from engine.fast.tiling import fitted_side, layout, padded_size, run_tiled
 from engine.fast.tone import REFERENCE_PIXELS, ToneMatch
 from engine.method import MethodInput, MethodResult
 
@@ -65,13 +65,14 @@ def auto_tile(height: int, width: int, mb_per_mp: float | None = None, *,
     piece: no overlap work, no seam, image-wide instance-norm statistics); otherwise the largest
     side (a multiple of 256 px, MIN_AUTO_TILE..MAX_AUTO_TILE) whose tiles, once fitted to this
     photo, stay within the budget. Fewer, larger tiles mean less overlap work (24 MP: 6 tiles,
-    8% extra, against 35 tiles and 28% extra at 1024 px) and less tone drift between tiles."""
+    8% extra, against 35 tiles and 28% extra at 1024 px) and less tone drift between tiles.
+    Memory follows the padded size the network runs at (a 1 x 500000 strip is 32 x 500000)."""
     budget = one_piece_pixels(mb_per_mp)
+    h, w = padded_size(height, width, stride)
     if mb_per_mp is None:
-        return max(height, width, AUTO_TILE) if height * width <= budget else AUTO_TILE
-    if height * width <= budget:
-        return max(height, width, MIN_AUTO_TILE)
-    h, w = round_up(height, stride), round_up(width, stride)
+        return max(h, w, AUTO_TILE) if h * w <= budget else AUTO_TILE
+    if h * w <= budget:
+        return max(h, w, MIN_AUTO_TILE)
     for side in range(MAX_AUTO_TILE, MIN_AUTO_TILE, -256):
         if fitted_side(h, side, overlap, stride) * fitted_side(w, side, overlap, stride) <= budget:
             return side
@@ -162,12 +163,11 @@ def stylize(content_rgb: np.ndarray, params: FastParams, *, lane: str | None = N
     fixed = sess.fixed_size or model.meta.fixed_size
     h, w = content_rgb.shape[:2]
     mb_per_mp = memory_per_megapixel(model.meta)
-    tile = params.tile or auto_tile(h, w, mb_per_mp)
+    tile = params.tile or auto_tile(h, w, mb_per_mp, stride=model.meta.stride)
     stride = model.meta.stride
     overlap = OVERLAP if fixed is None else min(32, fixed[0] // 4, fixed[1] // 4)
-    n_tiles = (len(plan(round_up(h, stride), round_up(w, stride), round_up(tile, stride),
-                        min(round_up(overlap, stride), round_up(tile, stride) // 2), stride))
-               if fixed is None else None)
+    cut = layout(h, w, tile=tile, overlap=overlap, stride=stride, fixed_size=fixed)
+    n_tiles = len(cut.tiles) if fixed is None else None
     progress(Progress(0.0, "loading model" if n_tiles is None else f"tile 0/{n_tiles}"))
 
     def on_tile(done: int, total: int) -> None:
@@ -184,18 +184,19 @@ def stylize(content_rgb: np.ndarray, params: FastParams, *, lane: str | None = N
             return run_tiled(img, sess.run, tile=max(img.shape[:2]), overlap=overlap,
                              stride=stride)
 
-        # The reference is one piece: no bigger than a tile may be (memory), nor than 1 MP.
-        pixels = min(REFERENCE_PIXELS, round_up(tile, stride) ** 2, one_piece_pixels(mb_per_mp))
-        tone = ToneMatch(content, whole, reference_pixels=pixels)
+        # The reference is one piece: no bigger than a tile may be (memory), nor than 1 MP,
+        # counted as the network sees it (padded).
+        pixels = min(REFERENCE_PIXELS, cut.tile ** 2, one_piece_pixels(mb_per_mp))
+        tone = ToneMatch(content, whole, reference_pixels=pixels,
+                         run_size=lambda rh, rw: padded_size(rh, rw, stride))
         cancel.raise_if_cancelled()
-    styled = run_tiled(content, sess.run, tile=tile, overlap=overlap, stride=stride,
-                       fixed_size=fixed, on_tile=on_tile,
+    styled = run_tiled(content, sess.run, on_tile=on_tile, cut=cut,
                        adjust=tone.tile if tone is not None else None)
     if params.keep_colors:
         styled = keep_colors(styled, content_rgb)
     info = {"model": model.id, "model_name": model.name, "provider": sess.provider,
             "device": "cuda" if sess.provider.startswith("CUDA") else "cpu",
-            "tile": fixed[1] if fixed else round_up(tile, stride),
+            "tile": cut.tile,
             "tiles": n_tiles, "tone_matched": tone is not None,
             "fast_seconds": round(time.perf_counter() - t0, 3)}
     return MethodResult(styled, info)

@@ -101,31 +101,61 @@ def _cut(rgb: np.ndarray, t: Tile) -> np.ndarray:
     return np.ascontiguousarray(pad_to(inside, t.y1 - t.y0, t.x1 - t.x0))
 
 
-def run_tiled(rgb: np.ndarray, run: RunFn, *, tile: int, overlap: int, stride: int = 1,
-              fixed_size: tuple[int, int] | None = None, min_side: int = MIN_SIDE,
-              on_tile: Callable[[int, int], None] | None = None,
-              adjust: Callable[[np.ndarray, int, int], np.ndarray] | None = None) -> np.ndarray:
-    """Apply `run` to `rgb` (H, W, 3) float32 and return (H, W, 3).
+def padded_size(height: int, width: int, stride: int = 1, min_side: int = MIN_SIDE
+                ) -> tuple[int, int]:
+    """The size a dynamic-size network is run at for a height x width image: at least `min_side`,
+    a multiple of `stride`. Memory follows this, not the image: a 1 x 500000 strip is run as
+    32 x 500000 pixels."""
+    return round_up(max(height, min_side), stride), round_up(max(width, min_side), stride)
 
-    `fixed_size` (h, w): the network only accepts that input size, so tiles are exactly that size
-    (the image is padded up to it when smaller). Otherwise tiles are `tile` pixels (rounded to the
-    stride) and the image is padded to the stride. `on_tile(done, total)` runs after each tile
-    (progress and cancellation). `adjust(out, y0, x0)`, when several tiles are needed, may
-    correct each tile's output (the part inside the image, placed at y0, x0) before blending
-    (see engine.fast.tone). Memory: the result, one weight plane and one tile."""
-    h, w = rgb.shape[:2]
+
+@dataclass(frozen=True)
+class Layout:
+    """How one image is cut: the tiles over the padded (height, width), the overlap they fade
+    over and the tile side actually used."""
+
+    tiles: list[Tile]
+    height: int
+    width: int
+    overlap: int
+    tile: int
+
+
+def layout(height: int, width: int, *, tile: int, overlap: int, stride: int = 1,
+           fixed_size: tuple[int, int] | None = None, min_side: int = MIN_SIDE) -> Layout:
+    """The tiles `run_tiled` runs for a height x width image. `fixed_size` (h, w): the network
+    only accepts that size, so tiles are exactly that (the image padded up to it when smaller).
+    Otherwise tiles are `tile` pixels rounded to the stride and never below `min_side`
+    (a smaller tile is too small for the network's own padding), over the padded size."""
     if fixed_size is not None:
         th, tw = fixed_size
-        ph, pw = max(h, th), max(w, tw)
+        ph, pw = max(height, th), max(width, tw)
         overlap = min(overlap, th // 2, tw // 2)
         tiles = [Tile(y, y + th, x, x + tw)
                  for y in _starts(ph, th, overlap) for x in _starts(pw, tw, overlap)]
-    else:
-        tile = max(stride, round_up(tile, stride))
-        overlap = min(round_up(overlap, stride), tile // 2)
-        ph = round_up(max(h, min_side), stride)
-        pw = round_up(max(w, min_side), stride)
-        tiles = plan(ph, pw, tile, overlap, stride)
+        return Layout(tiles, ph, pw, overlap, tw)
+    tile = max(round_up(min_side, stride), round_up(tile, stride))
+    overlap = min(round_up(overlap, stride), tile // 2)
+    ph, pw = padded_size(height, width, stride, min_side)
+    return Layout(plan(ph, pw, tile, overlap, stride), ph, pw, overlap, tile)
+
+
+def run_tiled(rgb: np.ndarray, run: RunFn, *, tile: int = 0, overlap: int = 0, stride: int = 1,
+              fixed_size: tuple[int, int] | None = None, min_side: int = MIN_SIDE,
+              on_tile: Callable[[int, int], None] | None = None,
+              adjust: Callable[[np.ndarray, int, int], np.ndarray] | None = None,
+              cut: Layout | None = None) -> np.ndarray:
+    """Apply `run` to `rgb` (H, W, 3) float32 and return (H, W, 3), tile by tile as `cut` says
+    (default: `layout(H, W, tile=..., overlap=..., stride=..., fixed_size=..., min_side=...)`).
+    `on_tile(done, total)` runs after each tile (progress and cancellation). `adjust(out, y0,
+    x0)`, when several tiles are needed, may correct each tile's output (the part inside the
+    image, placed at y0, x0) before blending (see engine.fast.tone). Memory: the result, one
+    weight plane and one tile."""
+    h, w = rgb.shape[:2]
+    if cut is None:
+        cut = layout(h, w, tile=tile, overlap=overlap, stride=stride, fixed_size=fixed_size,
+                     min_side=min_side)
+    tiles, ph, pw, overlap = cut.tiles, cut.height, cut.width, cut.overlap
     if len(tiles) == 1:
         out = run(_cut(rgb, tiles[0]))
         if on_tile:

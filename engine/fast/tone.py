@@ -98,9 +98,17 @@ class ToneMatch:
     output in place and returns it."""
 
     def __init__(self, content: np.ndarray, run_whole: RunFn,
-                 reference_pixels: int = REFERENCE_PIXELS, cell: int = CELL):
+                 reference_pixels: int = REFERENCE_PIXELS, cell: int = CELL,
+                 run_size: Callable[[int, int], tuple[int, int]] | None = None):
+        """`run_size(h, w)`: the size `run_whole` really runs an h x w image at (the network's
+        padding); the reference is shrunk until that, not just the image, fits
+        `reference_pixels`."""
         self.height, self.width = content.shape[:2]
         k = max(1, math.ceil(math.sqrt(self.height * self.width / reference_pixels)))
+        if run_size is not None:
+            while k < max(self.height, self.width) and math.prod(run_size(
+                    -(-self.height // k), -(-self.width // k))) > reference_pixels:
+                k += 1
         per_cell = max(MIN_CELL_IN_REFERENCE, round(cell / k))
         self.cell = k * per_cell
         small = cell_means(content, 0, 0, k)  # an exact k-fold area shrink

@@ -26,7 +26,7 @@ from engine.errors import BadImage, BadParameter
 from engine.gatys.features import ALL_LAYERS, CONTENT_LAYER, STYLE_LAYERS, gram, layer_mask
 from engine.gatys.losses import ContentLoss, StyleLoss, blend_grams
 from engine.gatys.optimise import Objective, Weights, optimise
-from engine.gatys.schedule import Stage, fit, plan, total_cost
+from engine.gatys.schedule import Stage, plan, style_size, total_cost
 from engine.images import resize_gray, resize_rgb
 from engine.method import MethodInput, MethodResult
 
@@ -74,7 +74,7 @@ def _targets(net, content_t: torch.Tensor, styles: Sequence[np.ndarray], weights
     for rgb in styles:
         # The painting is scaled relative to the output, so style_scale sets brush-stroke size.
         side = max(16, round(max(stage.width, stage.height) * params.style_scale))
-        sw, sh = fit((rgb.shape[1], rgb.shape[0]), side)
+        sw, sh = style_size((rgb.shape[1], rgb.shape[0]), side)
         fs = features(_tensor(resize_rgb(rgb, (sw, sh)), device))
         for k in STYLE_LAYERS:
             style_grams[k].append(gram(fs[k]))

@@ -17,7 +17,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -138,14 +138,9 @@ async def get_result(request: Request) -> Response:
 
 
 async def delete_job(request: Request) -> JSONResponse:
-    """Cancel a queued or running job; on a finished job, drop it and its result now."""
-    queue = request.app.state.queue
-    job_id = request.path_params["job_id"]
-    if queue.get(job_id).state.finished:
-        status = queue.status(job_id)
-        queue.remove(job_id)
-    else:
-        status = queue.cancel(job_id)
+    """Cancel a queued or running job (idempotent: it then reads `cancelled` for the retention
+    period); on a done or failed job, drop it and its result now."""
+    status = request.app.state.queue.delete(request.path_params["job_id"])
     return JSONResponse(status.to_dict())
 
 
@@ -162,6 +157,13 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
         exc.status_code, ErrorCode.BAD_REQUEST)
     message = exc.detail if exc.status_code != 404 else f"No such endpoint: {request.url.path}"
     return error_response(code, str(message), exc.status_code if exc.status_code < 500 else 500)
+
+
+async def _client_gone(request: Request, exc: Exception) -> Response:
+    """The client closed the connection before its request was read (the user cancelled an
+    upload, GIMP was closed): a normal event, one line; nobody is left to read a response."""
+    log.info("client went away during %s %s", request.method, request.url.path)
+    return Response(status_code=499)
 
 
 async def _bug(request: Request, exc: Exception) -> JSONResponse:
@@ -199,7 +201,8 @@ def create_app(settings: ServerSettings, token: str, *, runner: Runner | None = 
         queue.close()
 
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={
-        EngineError: _engine_error, HTTPException: _http_error, Exception: _bug})
+        EngineError: _engine_error, HTTPException: _http_error, ClientDisconnect: _client_gone,
+        Exception: _bug})
     app.state.settings = settings
     app.state.queue = queue
     app.state.list_models = list_models or _default_list_models

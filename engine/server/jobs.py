@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import math
 import secrets
 import threading
 import time
@@ -50,6 +51,23 @@ class JobInput:
 
 
 Execute = Callable[[JobInput, ProgressFn, CancelToken], tuple[bytes, dict[str, Any]]]
+
+
+def _finite(info: dict[str, Any]) -> dict[str, Any]:
+    """The engine's info with non-finite floats (a diverged loss) as None: the status is JSON,
+    which has no NaN, and a status that cannot be served would make the job unreadable."""
+    def clean(v: Any) -> Any:
+        if isinstance(v, float):
+            return v if math.isfinite(v) else None
+        if isinstance(v, dict):
+            return {k: clean(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [clean(x) for x in v]
+        if hasattr(v, "item") and getattr(v, "ndim", None) == 0:  # numpy scalars
+            return clean(v.item())
+        return v
+
+    return {k: clean(v) for k, v in dict(info).items()}
 
 
 class QueueFull(EngineError):
@@ -168,6 +186,20 @@ class JobQueue:
                 return job.result
             return None
 
+    def delete(self, job_id: str) -> JobStatus:
+        """DELETE /v1/jobs/{id}, idempotent: an unfinished job is cancelled, and stays readable as
+        `cancelled` for result_ttl_s however often it is deleted again; a done or failed job is
+        dropped with its result (nothing more to cancel, and its memory is freed now)."""
+        with self._cond:
+            job = self.get(job_id)
+            status = job.status() if job.state.finished else None
+            if not job.state.finished:
+                self._cancel_locked(job, "Cancelled by the client.")
+                status = job.status()
+            elif job.state is not JobState.CANCELLED:
+                del self._jobs[job_id]
+            return status
+
     def remove(self, job_id: str) -> None:
         """Forget a finished job now (its result is no longer needed)."""
         with self._cond:
@@ -239,7 +271,7 @@ class JobQueue:
             self._waiting[job.device].remove(job)
             self._finish_locked(job, JobState.CANCELLED, JobError(ErrorCode.CANCELLED, reason))
             self._refresh_queue_stages(job.device)
-        else:
+        elif job.cancel_requested is None:  # a repeated cancel must not postpone the detach
             job.stage = "cancelling"
             job.cancel_reason = reason
             job.cancel_requested = self._clock()
@@ -340,7 +372,7 @@ class JobQueue:
                 return  # already reported as cancelled; a fresh worker owns the queue
             if state is JobState.CANCELLED:
                 error = JobError(ErrorCode.CANCELLED, job.cancel_reason or "Cancelled.")
-            job.info = dict(info)
+            job.info = _finite(info)
             job.result = result if state is JobState.DONE else None
             self._finish_locked(job, state, error)
 

@@ -1,12 +1,11 @@
 """Turning a `POST /v1/jobs` body into a validated `JobInput`, cheapest checks first:
 body size (before reading it all), multipart structure, the request JSON against the contract,
-model id, device, style count, queue room, and only then the images (header size check before any
-pixel is decoded, Pillow's decompression-bomb guard on)."""
+model id, device, style count, queue room, and only then the images: header size and file structure,
+without decoding a pixel (Pillow's decompression-bomb guard on); the job decodes them, once."""
 
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,18 +19,17 @@ from engine.contract import (
     MAX_STYLES,
     ErrorCode,
     FastParams,
+    GatysParams,
     JobRequest,
     Method,
     ParamError,
     check_styles,
 )
 from engine.errors import BadImage, BadParameter, EngineError, ImageTooLarge, UnknownModel
-from engine.images import decode_mask, decode_picture
+from engine.images import check_picture
 from engine.server.jobs import JobInput
 
 DRAIN_LIMIT = 64 * 1024 * 1024  # over-limit bodies up to this much more are read and discarded
-# Decoding a large upload to validate it allocates ~12 bytes per pixel; two at a time bounds that.
-_DECODE_SLOTS = threading.BoundedSemaphore(2)
 
 
 class BadRequest(EngineError):
@@ -109,6 +107,9 @@ def _parse_request(raw: bytes) -> JobRequest:
         data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise BadRequest(f"Part 'request' is not valid JSON ({exc}).") from None
+    except RecursionError:
+        raise BadRequest("Part 'request' is nested too deeply to be a job request (it is one "
+                         "JSON object of method, params, style_weights).") from None
     try:
         return JobRequest.from_dict(data)
     except ParamError as exc:
@@ -123,14 +124,19 @@ def _check_model(request: JobRequest, list_models: Callable[[], Sequence[Any]]) 
         raise UnknownModel(f"Unknown fast model {request.params.model!r} (installed: {known}).")
 
 
-def _validate_images(content: bytes, styles: list[bytes], mask: bytes | None,
-                     max_pixels: int) -> None:
-    with _DECODE_SLOTS:
-        picture = decode_picture(content, "Content image", max_pixels)
-        for i, data in enumerate(styles, 1):
-            decode_picture(data, f"Style image {i}", max_pixels)
-        if mask is not None:
-            decode_mask(mask, picture.size, max_pixels)
+def _check_images(request: JobRequest, content: bytes, styles: list[bytes], mask: bytes | None,
+                  max_pixels: int) -> None:
+    """Headers, sizes and file structure only: the pixels are decoded once, by the job. A Gatys
+    job's scales are planned now, so an image too thin to optimise is refused here (400)."""
+    size = check_picture(content, "Content image", max_pixels)
+    if isinstance(request.params, GatysParams):
+        from engine.gatys.schedule import plan
+
+        plan(size, request.params)
+    for i, data in enumerate(styles, 1):
+        check_picture(data, f"Style image {i}", max_pixels)
+    if mask is not None:
+        check_picture(mask, "Mask", max_pixels)
 
 
 async def parse_submission(request: Request, settings: ServerSettings, *,
@@ -163,5 +169,6 @@ async def parse_submission(request: Request, settings: ServerSettings, *,
     lane = runtime.lane(job_request.params.device, methods.backend(job_request.method))
     if not content:
         raise BadImage("Content image is empty (0 bytes).")
-    await run_in_threadpool(_validate_images, content, styles, mask, settings.max_pixels)
+    await run_in_threadpool(_check_images, job_request, content, styles, mask,
+                            settings.max_pixels)
     return Submission(JobInput(job_request, content, styles, mask, lane), lane)
