@@ -96,13 +96,13 @@ class TrainResult:
     checkpoint: Path | None = None
 
 
-def _use_bf16(mode: str, device: torch.device) -> bool:
+def use_bf16(mode: str, device: torch.device) -> bool:
     if device.type != "cpu" or mode == "off":
         return False
     return mode == "on" or runtime.cpu_has_bf16()
 
 
-class _Distributed:
+class Distributed:
     """Rank/world from torchrun's environment; a single process when it is absent."""
 
     def __init__(self) -> None:
@@ -123,7 +123,7 @@ class _Distributed:
         return self.rank == 0
 
 
-def _rng_state() -> dict[str, Any]:
+def rng_state() -> dict[str, Any]:
     """Every generator's state as tensors and plain numbers, so checkpoints load with
     `weights_only=True` (no pickled objects, even from our own files)."""
     kind, keys, pos, has_gauss, gauss = np.random.get_state()
@@ -135,7 +135,7 @@ def _rng_state() -> dict[str, Any]:
                        "gauss_next": gauss_next}}
 
 
-def _set_rng_state(state: dict[str, Any]) -> None:
+def set_rng_state(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
     n, py = state["numpy"], state["python"]
     np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"],
@@ -144,10 +144,48 @@ def _set_rng_state(state: dict[str, Any]) -> None:
                      py["gauss_next"]))
 
 
-def _save_atomic(obj: dict[str, Any], path: Path) -> None:
+def save_atomic(obj: dict[str, Any], path: Path) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save(obj, tmp)
     os.replace(tmp, path)
+
+
+def resume(ckpt_path: Path, saved: Callable[[dict[str, Any]], dict[str, Any]],
+           settings: dict[str, Any], resumable: set[str], net: torch.nn.Module,
+           opt: torch.optim.Optimizer) -> tuple[int, list[dict[str, float]], float]:
+    """(step, history, wall seconds) of the run folder's checkpoint, with `net`, `opt` and every
+    RNG restored (an exact resume); (0, [], 0.0) when there is none. `saved(ckpt)` gives the
+    checkpoint's settings; only those in `resumable` may differ from this run's."""
+    if not ckpt_path.is_file():
+        return 0, [], 0.0
+    ckpt = load_checkpoint(ckpt_path)
+    old = {k: v for k, v in saved(ckpt).items() if k not in resumable}
+    new = {k: v for k, v in settings.items() if k not in resumable}
+    if old != new:
+        diff = sorted(k for k in new if old.get(k) != new[k])
+        raise ValueError(f"{ckpt_path} was trained with other settings ({', '.join(diff)}); "
+                         "use another --out")
+    net.load_state_dict(ckpt["model"])
+    opt.load_state_dict(ckpt["optimizer"])
+    set_rng_state(ckpt["rng"])
+    log.info("resumed %s at step %d", ckpt_path, ckpt["step"])
+    return ckpt["step"], ckpt["history"], ckpt["wall_s"]
+
+
+def seed_everything(seed: int) -> None:
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    random.seed(seed)
+
+
+def global_record(record: dict[str, float], ddp: Distributed,
+                  device: torch.device) -> dict[str, float]:
+    """Under DDP the logged losses are the global batch's, as in one process."""
+    if not ddp.active:
+        return record
+    t = torch.tensor([record[k] for k in sorted(record)], device=device)
+    dist.all_reduce(t)
+    return dict(zip(sorted(record), (t / ddp.world).tolist(), strict=True))
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -198,7 +236,7 @@ def _load_preview_photo(settings: TrainSettings, data: PhotoCrops) -> np.ndarray
 
 def train(settings: TrainSettings,
           progress: Callable[[TrainEvent], None] | None = None) -> TrainResult:
-    ddp = _Distributed()
+    ddp = Distributed()
     if settings.batch % ddp.world:
         raise ValueError(f"--batch {settings.batch} is not divisible by {ddp.world} processes")
     out = Path(settings.out)
@@ -206,30 +244,15 @@ def train(settings: TrainSettings,
         (out / "previews").mkdir(parents=True, exist_ok=True)
     local_batch = settings.batch // ddp.world
     device = ddp.device
-    bf16 = _use_bf16(settings.bf16, device)
+    bf16 = use_bf16(settings.bf16, device)
 
-    torch.manual_seed(settings.seed)
-    np.random.seed(settings.seed)
-    random.seed(settings.seed)
+    seed_everything(settings.seed)
     net = TransformerNet(settings.transformer()).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=settings.lr)
-    step, history, wall_before = 0, [], 0.0
-
     ckpt_path = out / CHECKPOINT
-    if ckpt_path.is_file():
-        ckpt = load_checkpoint(ckpt_path)
-        old = {k: v for k, v in checkpoint_settings(ckpt).items() if k not in _RESUMABLE_CHANGES}
-        new = {k: v for k, v in asdict(settings).items() if k not in _RESUMABLE_CHANGES}
-        if old != new:
-            diff = sorted(k for k in new if old.get(k) != new[k])
-            raise ValueError(f"{ckpt_path} was trained with other settings ({', '.join(diff)}); "
-                             "use another --out")
-        net.load_state_dict(ckpt["model"])
-        opt.load_state_dict(ckpt["optimizer"])
-        step, history, wall_before = ckpt["step"], ckpt["history"], ckpt["wall_s"]
-        _set_rng_state(ckpt["rng"])
-        log.info("resumed %s at step %d", ckpt_path, step)
-    elif settings.init_from:
+    step, history, wall_before = resume(ckpt_path, checkpoint_settings, asdict(settings),
+                                        _RESUMABLE_CHANGES, net, opt)
+    if not step and settings.init_from:
         log.info("initialised %s from %s", ", ".join(warm_start(net, settings.init_from)),
                  settings.init_from)
 
@@ -262,10 +285,7 @@ def train(settings: TrainSettings,
         opt.step()
         step += 1
         record = {k: float(v.detach()) for k, v in losses.items()}
-        if ddp.active:  # the logged losses are the global batch's, as in one process
-            t = torch.tensor([record[k] for k in sorted(record)], device=device)
-            dist.all_reduce(t)
-            record = dict(zip(sorted(record), (t / ddp.world).tolist(), strict=True))
+        record = global_record(record, ddp, device)
         history.append(record)
         elapsed = time.perf_counter() - t0
         done = step - start_step
@@ -276,14 +296,14 @@ def train(settings: TrainSettings,
             save_picture(Picture(_render_preview(net, preview, device)),
                          out / "previews" / f"step_{step:06d}.png")
         if ddp.main and (step % settings.checkpoint_every == 0 or step == settings.steps):
-            _save_atomic({"settings": asdict(settings), "model": net.state_dict(),
+            save_atomic({"settings": asdict(settings), "model": net.state_dict(),
                           "optimizer": opt.state_dict(), "step": step, "history": history,
-                          "rng": _rng_state(), "wall_s": wall_before + elapsed,
-                          "device": _device_name(device), "bf16": bf16}, ckpt_path)
+                          "rng": rng_state(), "wall_s": wall_before + elapsed,
+                          "device": device_name(device), "bf16": bf16}, ckpt_path)
     wall = wall_before + time.perf_counter() - t0
     if ddp.active:
         dist.barrier()
-    return TrainResult(steps=step, wall_s=wall, device=_device_name(device),
+    return TrainResult(steps=step, wall_s=wall, device=device_name(device),
                        final_losses=final_losses(history), history=history,
                        checkpoint=ckpt_path if ckpt_path.is_file() else None)
 
@@ -296,7 +316,7 @@ def final_losses(history: list[dict[str, float]], window: int = 20) -> dict[str,
     return {k: sum(h[k] for h in tail) / len(tail) for k in tail[0]}
 
 
-def _device_name(device: torch.device) -> str:
+def device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return f"cuda ({torch.cuda.get_device_name(device)})"
     return f"cpu ({os.cpu_count()} cores, {torch.get_num_threads()} threads)"

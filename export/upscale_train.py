@@ -11,7 +11,6 @@ exactly what the network is meant to avoid; L1-type losses are the usual choice 
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -25,16 +24,17 @@ from torch import distributed as dist
 from engine.images import load_picture
 from export.data import PhotoCrops
 from export.train import (
+    Distributed,
     TrainEvent,
     TrainResult,
-    _device_name,
-    _Distributed,
-    _rng_state,
-    _save_atomic,
-    _set_rng_state,
-    _use_bf16,
+    device_name,
     final_losses,
-    load_checkpoint,
+    global_record,
+    resume,
+    rng_state,
+    save_atomic,
+    seed_everything,
+    use_bf16,
 )
 from export.upscaler import UpscalerConfig, UpscalerNet, degrade
 
@@ -96,35 +96,21 @@ def train_upscaler(settings: UpscaleSettings,
                    progress: Callable[[TrainEvent], None] | None = None) -> TrainResult:
     if settings.size % settings.scale:
         raise ValueError(f"--size {settings.size} is not a multiple of --scale {settings.scale}")
-    ddp = _Distributed()
+    ddp = Distributed()
     if settings.batch % ddp.world:
         raise ValueError(f"--batch {settings.batch} is not divisible by {ddp.world} processes")
     out = Path(settings.out)
     out.mkdir(parents=True, exist_ok=True)
     local_batch = settings.batch // ddp.world
     device = ddp.device
-    bf16 = _use_bf16(settings.bf16, device)
+    bf16 = use_bf16(settings.bf16, device)
 
-    torch.manual_seed(settings.seed)
-    np.random.seed(settings.seed)
-    random.seed(settings.seed)
+    seed_everything(settings.seed)
     net = UpscalerNet(settings.network()).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=settings.lr)
-    step, history, wall_before = 0, [], 0.0
     ckpt_path = out / CHECKPOINT
-    if ckpt_path.is_file():
-        ckpt = load_checkpoint(ckpt_path)
-        old = {k: v for k, v in ckpt["settings"].items() if k not in _RESUMABLE_CHANGES}
-        new = {k: v for k, v in asdict(settings).items() if k not in _RESUMABLE_CHANGES}
-        if old != new:
-            diff = sorted(k for k in new if old.get(k) != new[k])
-            raise ValueError(f"{ckpt_path} was trained with other settings ({', '.join(diff)}); "
-                             "use another --out")
-        net.load_state_dict(ckpt["model"])
-        opt.load_state_dict(ckpt["optimizer"])
-        step, history, wall_before = ckpt["step"], ckpt["history"], ckpt["wall_s"]
-        _set_rng_state(ckpt["rng"])
-        log.info("resumed %s at step %d", ckpt_path, step)
+    step, history, wall_before = resume(ckpt_path, lambda c: c["settings"], asdict(settings),
+                                        _RESUMABLE_CHANGES, net, opt)
     model: torch.nn.Module = net
     if ddp.active:
         model = torch.nn.parallel.DistributedDataParallel(
@@ -154,24 +140,21 @@ def train_upscaler(settings: UpscaleSettings,
             gain = 10 * torch.log10(((bicubic.clamp(0, 1) - hr) ** 2).mean()
                                     / (sr.float().clamp(0, 1) - hr).pow(2).mean().clamp_min(1e-12))
         record = {"loss": float(loss.detach()), "gain_db": float(gain)}
-        if ddp.active:
-            t = torch.tensor([record[k] for k in sorted(record)], device=device)
-            dist.all_reduce(t)
-            record = dict(zip(sorted(record), (t / ddp.world).tolist(), strict=True))
+        record = global_record(record, ddp, device)
         history.append(record)
         elapsed = time.perf_counter() - t0
         eta = elapsed / (step - start_step) * (settings.steps - step)
         if progress is not None and ddp.main:
             progress(TrainEvent(step, settings.steps, record, wall_before + elapsed, eta))
         if ddp.main and (step % settings.checkpoint_every == 0 or step == settings.steps):
-            _save_atomic({"kind": KIND, "settings": asdict(settings), "model": net.state_dict(),
+            save_atomic({"kind": KIND, "settings": asdict(settings), "model": net.state_dict(),
                           "optimizer": opt.state_dict(), "step": step, "history": history,
-                          "rng": _rng_state(), "wall_s": wall_before + elapsed,
-                          "device": _device_name(device), "bf16": bf16}, ckpt_path)
+                          "rng": rng_state(), "wall_s": wall_before + elapsed,
+                          "device": device_name(device), "bf16": bf16}, ckpt_path)
     wall = wall_before + time.perf_counter() - t0
     if ddp.active:
         dist.barrier()
-    return TrainResult(steps=step, wall_s=wall, device=_device_name(device),
+    return TrainResult(steps=step, wall_s=wall, device=device_name(device),
                        final_losses=final_losses(history), history=history,
                        checkpoint=ckpt_path if ckpt_path.is_file() else None)
 
