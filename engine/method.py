@@ -32,6 +32,9 @@ class MethodInput:
 class MethodResult:
     rgb: np.ndarray  # float32 (H, W, 3) in 0..1, at the method's own working size
     info: dict[str, Any] = field(default_factory=dict)  # device, iterations, losses, ...
+    # Further images a method makes besides the result, by name, each at its own final size
+    # (e.g. Deep Image Analogy's "reverse": the reference rebuilt with the photo's look).
+    extras: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 class StyleMethod(Protocol):

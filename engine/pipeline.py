@@ -31,11 +31,13 @@ def run(
     lane: str | None = None,
     progress: ProgressFn = no_progress,
     cancel: CancelToken | None = None,
+    extras: dict[str, Picture] | None = None,
 ) -> tuple[Picture, dict[str, Any]]:
     """Run one job. `output_size` (w, h) defaults to the method's natural size (Gatys' processing
     size, the content's own size for fast networks); the server passes the content's size.
     `lane` ("cpu"/"cuda") is the caller's choice (the server's queue lane); by default the
-    request's `device` parameter decides (engine.runtime.lane)."""
+    request's `device` parameter decides (engine.runtime.lane). A caller that wants a method's
+    further images passes a dict as `extras`; it is filled by name (MethodResult.extras)."""
     cancel = cancel or CancelToken()
     t0 = time.perf_counter()
     if mask is not None and mask.shape != content.rgb.shape[:2]:
@@ -54,6 +56,9 @@ def run(
     result = methods.get(request.method).run(
         params, MethodInput(content.rgb, [s.rgb for s in styles], mask), lane=lane,
         progress=method_progress if share else progress, cancel=cancel)
+    if extras is not None:
+        extras.update({k: Picture(np.clip(v, 0.0, 1.0).astype(np.float32, copy=False))
+                       for k, v in result.extras.items()})
     styled = result.rgb
     size = output_size or (styled.shape[1], styled.shape[0])
 

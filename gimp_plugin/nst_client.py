@@ -17,7 +17,8 @@ API (stable; the plug-ins depend on it):
             request_dict: {"method": ..., "params": {...}, "keep_alive": bool}; the style blend
             weights travel as params["style_weights"].
         .status(job_id) -> dict  {"state", "progress", "stage", "eta_s", "error", "info"}
-        .result(job_id) -> PNG bytes (exactly the content's size)
+        .result(job_id, part=None) -> PNG bytes (exactly the content's size); `part` names one
+            of the job's further images (e.g. "reverse" of an image analogy)
         .cancel(job_id) -> status dict (a queued or running job is cancelled; a finished one is
             dropped from the engine, result included)
         .wait(job_id, on_progress=None, poll=0.25) -> final status dict of a done job.
@@ -123,8 +124,9 @@ class Client(object):
     def status(self, job_id):
         return self._json("GET", "/jobs/%s" % job_id)
 
-    def result(self, job_id):
-        data = self._call("GET", "/jobs/%s/result" % job_id)
+    def result(self, job_id, part=None):
+        path = "/jobs/%s/result" % job_id + ("/%s" % part if part else "")
+        data = self._call("GET", path)
         if not data.startswith(PNG_SIGNATURE):
             raise EngineError("bad_response", "The engine's result is not a PNG image.")
         return data

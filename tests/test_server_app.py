@@ -30,7 +30,8 @@ class FakeRunner:
         self.calls: list[dict] = []
         self.fail = fail
 
-    def __call__(self, request, content, styles, mask, *, output_size, lane, progress, cancel):
+    def __call__(self, request, content, styles, mask, *, output_size, lane, progress, cancel,
+                 extras=None):
         self.calls.append(dict(request=request, content=content, styles=styles, mask=mask,
                                output_size=output_size, lane=lane))
         progress(Progress(fraction=0.5, stage="half way", eta_s=3.0))
@@ -132,3 +133,28 @@ def test_delete_finished_job_drops_it(serve) -> None:
     with pytest.raises(nst_client.EngineError) as info:
         client.status(job)
     assert info.value.http_status == 404
+
+
+class ExtrasRunner(FakeRunner):
+    """A method that also makes a second image (as Deep Image Analogy's reverse does)."""
+
+    def __call__(self, request, content, styles, mask, *, output_size, lane, progress, cancel,
+                 extras=None):
+        out = super().__call__(request, content, styles, mask, output_size=output_size,
+                               lane=lane, progress=progress, cancel=cancel)
+        extras["reverse"] = Picture(np.full((7, 5, 3), 0.5, np.float32))
+        return out
+
+
+def test_a_jobs_further_images_are_served_by_name(serve) -> None:
+    client = serve(ExtrasRunner())
+    job = client.submit({"method": "gatys", "params": {"size": 64}}, photo_png((40, 30)),
+                        styles=[photo_png((16, 16))])
+    client.wait(job, poll=0.01)
+    w, h, c, _ = nst_png.png_decode(client.result(job))
+    assert (w, h) == (40, 30)
+    w, h, c, pixels = nst_png.png_decode(client.result(job, "reverse"))
+    assert (w, h, c) == (5, 7, 3) and pixels[:3] == bytes([128, 128, 128])
+    with pytest.raises(nst_client.EngineError) as info:
+        client.result(job, "nonsense")
+    assert info.value.http_status == 404 and "reverse" in info.value.message

@@ -2,7 +2,7 @@
 
 Endpoints (all need `Authorization: Bearer <token>`; errors are `{"error": {"code", "message"}}`):
   GET /v1/health, GET /v1/params, GET /v1/models, POST /v1/jobs (multipart: request, content,
-  mask, style...), GET /v1/jobs/{id}, GET /v1/jobs/{id}/result, DELETE /v1/jobs/{id}.
+  mask, style...), GET /v1/jobs/{id}, GET /v1/jobs/{id}/result[/{part}], DELETE /v1/jobs/{id}.
 Heavy work (decoding, style transfer) never runs on the event loop: uploads are validated in the
 thread pool and jobs run on the queue's worker threads.
 """
@@ -71,18 +71,21 @@ def _default_list_models() -> list[Any]:
     return list(fast.list_models())
 
 
-def make_executor(runner: Runner, max_pixels: int) -> Callable[..., tuple[bytes, dict]]:
+def make_executor(runner: Runner, max_pixels: int) -> Callable[..., tuple]:
     from engine.images import decode_mask, decode_picture
 
-    def execute(job: JobInput, progress: ProgressFn, cancel: CancelToken) -> tuple[bytes, dict]:
+    def execute(job: JobInput, progress: ProgressFn,
+                cancel: CancelToken) -> tuple[bytes, dict, dict[str, bytes]]:
         content = decode_picture(job.content, "Content image", max_pixels)
         styles = [decode_picture(data, f"Style image {i}", max_pixels)
                   for i, data in enumerate(job.styles, 1)]
         mask = decode_mask(job.mask, content.size, max_pixels) if job.mask else None
         cancel.raise_if_cancelled()
+        extras: dict = {}
         picture, info = runner(job.request, content, styles, mask, output_size=content.size,
-                               lane=job.lane, progress=progress, cancel=cancel)
-        return encode_unfiltered(picture), info
+                               lane=job.lane, progress=progress, cancel=cancel, extras=extras)
+        return (encode_unfiltered(picture), info,
+                {name: encode_unfiltered(p) for name, p in extras.items()})
 
     return execute
 
@@ -127,7 +130,7 @@ async def get_job(request: Request) -> JSONResponse:
 async def get_result(request: Request) -> Response:
     job_id = request.path_params["job_id"]
     queue = request.app.state.queue
-    png = queue.fetch_result(job_id)
+    png = queue.fetch_result(job_id, request.path_params.get("part"))
     if png is None:
         job = queue.get(job_id)
         why = f" ({job.error.message})" if job.error else ""
@@ -188,6 +191,7 @@ def create_app(settings: ServerSettings, token: str, *, runner: Runner | None = 
         Route("/v1/jobs/{job_id}", get_job, methods=["GET"]),
         Route("/v1/jobs/{job_id}", delete_job, methods=["DELETE"]),
         Route("/v1/jobs/{job_id}/result", get_result, methods=["GET"]),
+        Route("/v1/jobs/{job_id}/result/{part}", get_result, methods=["GET"]),
     ]
     queue = JobQueue(make_executor(runner or _default_runner, settings.max_pixels),
                      max_queued=settings.max_queued_jobs, result_ttl_s=settings.result_ttl_s,

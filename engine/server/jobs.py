@@ -50,7 +50,8 @@ class JobInput:
     lane: str = "cpu"  # where it runs (engine.runtime.lane), chosen at submission
 
 
-Execute = Callable[[JobInput, ProgressFn, CancelToken], tuple[bytes, dict[str, Any]]]
+# (result PNG, info) or (result PNG, info, {name: PNG} of further images)
+Execute = Callable[[JobInput, ProgressFn, CancelToken], tuple[Any, ...]]
 
 
 def _finite(info: dict[str, Any]) -> dict[str, Any]:
@@ -93,6 +94,7 @@ class Job:
     error: JobError | None = None
     info: dict[str, Any] = field(default_factory=dict)
     result: bytes | None = None
+    extras: dict[str, bytes] = field(default_factory=dict)
     started: float | None = None
     finished: float | None = None
     cancel: CancelToken = field(default_factory=CancelToken)
@@ -177,14 +179,18 @@ class JobQueue:
             self._cancel_locked(job, reason)
             return job.status()
 
-    def fetch_result(self, job_id: str) -> bytes | None:
-        """The result PNG of a done job (None before), noting that it has been collected."""
+    def fetch_result(self, job_id: str, part: str | None = None) -> bytes | None:
+        """The result PNG of a done job (None before), noting that it has been collected; `part`
+        names one of its further images (JobNotFound when the job made none of that name)."""
         with self._cond:
             job = self.get(job_id)
-            if job.state is JobState.DONE and job.result is not None:
-                job.fetched = job.fetched or self._clock()
-                return job.result
-            return None
+            if job.state is not JobState.DONE or job.result is None:
+                return None
+            if part is not None and part not in job.extras:
+                made = ", ".join(sorted(job.extras)) or "none"
+                raise JobNotFound(f"Job {job_id} made no '{part}' image (it made: {made}).")
+            job.fetched = job.fetched or self._clock()
+            return job.result if part is None else job.extras[part]
 
     def delete(self, job_id: str) -> JobStatus:
         """DELETE /v1/jobs/{id}, idempotent: an unfinished job is cancelled, and stays readable as
@@ -346,11 +352,12 @@ class JobQueue:
                 self._cond.notify_all()
 
     def _run_one(self, job: Job) -> None:
-        state, error, result, info = JobState.FAILED, None, None, {}
+        state, error, result, info, extras = JobState.FAILED, None, None, {}, {}
         try:
             assert job.input is not None
-            result, info = self._execute(job.input, lambda ev: self._on_progress(job, ev),
-                                         job.cancel)
+            result, info, *more = self._execute(job.input, lambda ev: self._on_progress(job, ev),
+                                                job.cancel)
+            extras = more[0] if more else {}
             state = JobState.CANCELLED if job.cancel.cancelled else JobState.DONE
         except Cancelled:
             state = JobState.CANCELLED
@@ -374,6 +381,7 @@ class JobQueue:
                 error = JobError(ErrorCode.CANCELLED, job.cancel_reason or "Cancelled.")
             job.info = _finite(info)
             job.result = result if state is JobState.DONE else None
+            job.extras = dict(extras) if state is JobState.DONE else {}
             self._finish_locked(job, state, error)
 
     def _on_progress(self, job: Job, event: Progress) -> None:
