@@ -77,7 +77,7 @@ def model_from_checkpoint(ckpt: dict) -> UpscalerNet:
 
 def _lr_schedule(step: int, steps: int, lr: float) -> float:
     """Cosine decay to 5%: most of the gain comes late, from the small steps."""
-    return lr * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * min(1.0, step / max(1, steps)))))
+    return float(lr * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * min(1.0, step / max(1, steps))))))
 
 
 def _crops(settings: UpscaleSettings, cache: Path) -> list[PhotoCrops]:
