@@ -145,3 +145,37 @@ def test_cli_upscale(with_models, tmp_path) -> None:
                         str(tmp_path / "x.png"), "--scale", "99"], cwd=ROOT, env=env,
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "--scale" in r.stderr
+
+
+def test_training_resumes_exactly_and_loads_weights_only(tmp_path) -> None:
+    from engine.images import Picture, save_picture
+    from export.train import load_checkpoint
+    from export.upscale_train import UpscaleSettings, train_upscaler
+
+    photos = tmp_path / "paintings"
+    photos.mkdir()
+    rng = np.random.default_rng(3)
+    for i in range(3):
+        save_picture(Picture(rng.random((80, 96, 3), dtype=np.float32)), photos / f"p{i}.png")
+
+    def settings(out: str, steps: int) -> UpscaleSettings:
+        return UpscaleSettings(data=str(photos), out=str(tmp_path / out), steps=steps, batch=2,
+                               size=32, width=4, depth=1, checkpoint_every=1, bf16="off",
+                               cache_dir=str(tmp_path / "cache"))
+
+    class Killed(Exception):
+        pass
+
+    def kill_at_2(event) -> None:
+        if event.step == 2:
+            raise Killed
+
+    with pytest.raises(Killed):
+        train_upscaler(settings("split", 3), progress=kill_at_2)
+    train_upscaler(settings("split", 3))  # resumes at step 2
+    train_upscaler(settings("whole", 3))
+    a = load_checkpoint(tmp_path / "split" / "upscaler.pt")  # weights_only=True inside
+    b = load_checkpoint(tmp_path / "whole" / "upscaler.pt")
+    assert a["step"] == b["step"] == 3 and a["kind"] == "upscaler"
+    for k in a["model"]:
+        assert torch.equal(a["model"][k], b["model"][k]), k
