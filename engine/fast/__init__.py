@@ -19,6 +19,7 @@ from engine.cancel import CancelToken, ProgressFn, no_progress
 from engine.compose import keep_colors
 from engine.contract import Device, FastParams, Progress
 from engine.errors import BadModel
+from engine.eta import StagedEta
 from engine.fast.metadata import ModelMeta, sha256_file
 from engine.fast.registry import ModelInfo, Registry
 from engine.fast.session import OnnxSession, SessionCache
@@ -170,9 +171,14 @@ def stylize(content_rgb: np.ndarray, params: FastParams, *, lane: str | None = N
     n_tiles = len(cut.tiles) if fixed is None else None
     progress(Progress(0.0, "loading model" if n_tiles is None else f"tile 0/{n_tiles}"))
 
+    # One stage of equal tiles; the tone reference and the model's loading are its set-up.
+    timer = StagedEta.of([(float(cut.tile) ** 2, max(1, n_tiles or 1))], kind="fast")
+    timer.start_stage(0)
+
     def on_tile(done: int, total: int) -> None:
+        timer.step_done(0, done)
         progress(Progress(done / total, f"tile {done}/{total}", iteration=done,
-                          total_iterations=total))
+                          total_iterations=total, eta_s=timer.seconds_left()))
         cancel.raise_if_cancelled()
 
     cancel.raise_if_cancelled()
@@ -190,6 +196,7 @@ def stylize(content_rgb: np.ndarray, params: FastParams, *, lane: str | None = N
         tone = ToneMatch(content, whole, reference_pixels=pixels,
                          run_size=lambda rh, rw: padded_size(rh, rw, stride))
         cancel.raise_if_cancelled()
+    timer.steps_begin(0)
     styled = run_tiled(content, sess.run, on_tile=on_tile, cut=cut,
                        adjust=tone.tile if tone is not None else None)
     if params.keep_colors:

@@ -23,6 +23,7 @@ from engine.contract import (
     params_to_dict,
 )
 from engine.errors import BadImage, BadParameter
+from engine.eta import StagedEta
 from engine.gatys.features import ALL_LAYERS, CONTENT_LAYER, STYLE_LAYERS, gram, layer_mask
 from engine.gatys.losses import ContentLoss, StyleLoss, blend_grams
 from engine.gatys.optimise import Objective, Weights, optimise
@@ -137,8 +138,10 @@ def stylize(
     total_iters = sum(s.iterations for s in stages)
     iteration_base = 0
 
+    timer = StagedEta.of([(s.width * s.height, s.iterations) for s in stages], kind="gatys")
     for index, stage in enumerate(stages):
         cancel.raise_if_cancelled()
+        timer.start_stage(index)
         size = (stage.width, stage.height)
         content_t = _tensor(resize_rgb(content_rgb, size), device)
         mask_t = None
@@ -157,13 +160,14 @@ def stylize(
         stage_text = f"scale {index + 1}/{len(stages)} ({stage.width}x{stage.height})"
 
         def report(i: int, losses: dict[str, float], stage=stage, base=iteration_base,
-                   text=stage_text, before=done_cost) -> None:
+                   text=stage_text, before=done_cost, index=index) -> None:
             fraction = min(1.0, (before + stage.cost * i / stage.iterations) / budget)
-            elapsed = time.perf_counter() - t0
-            eta = elapsed * (1.0 - fraction) / fraction if fraction > 0 else None
+            timer.step_done(index, i)
             progress(Progress(fraction=fraction, stage=text, iteration=base + i,
-                              total_iterations=total_iters, loss=losses.get("total"), eta_s=eta))
+                              total_iterations=total_iters, loss=losses.get("total"),
+                              eta_s=timer.seconds_left()))
 
+        timer.steps_begin(index)
         image = optimise(image, objective, stage.iterations, params.optimizer, report, cancel)
         done_cost += stage.cost
         iteration_base += stage.iterations
