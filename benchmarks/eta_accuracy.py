@@ -25,8 +25,9 @@ def errors(events: list[tuple[float, float, float | None]], total: float) -> dic
         t, frac, eta = next(e for e in events if e[0] >= f * total)
         actual = total - t
         naive = t * (1 - frac) / frac if frac > 0 else None
-        rel = (lambda est: None if est is None else abs(est - actual) / actual)
-        out[f"{round(f * 100)}%"] = (rel(eta), rel(naive), actual, eta)
+        ours_err = None if eta is None else abs(eta - actual) / actual
+        naive_err = None if naive is None else abs(naive - actual) / actual
+        out[f"{round(f * 100)}%"] = (ours_err, naive_err, actual, eta)
     return out
 
 
