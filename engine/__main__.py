@@ -8,7 +8,7 @@ import importlib
 import logging
 import sys
 
-COMMANDS = ("stylize", "serve", "models", "doctor", "params")
+COMMANDS = ("stylize", "analogy", "serve", "models", "doctor", "params")
 
 
 def main(argv: list[str] | None = None) -> int:

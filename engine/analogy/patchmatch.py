@@ -152,20 +152,33 @@ class _Search:
         self.shape, self.target = shape, target
         self.index = init.index.reshape(-1).clone()
         self.dist = self._score(self.index)
+        self.improved = 0
 
-    def _score(self, index: Tensor) -> Tensor:
-        dot = (self.a * self.b.index_select(0, index)).sum(1)
-        return self.na + self.nb.index_select(0, index) - 2.0 * dot
+    def _score(self, index: Tensor, where: Tensor | None = None) -> Tensor:
+        """Distances of positions `where` (all when None) to B's cells `index`."""
+        a, na = self.a, self.na
+        if where is not None:
+            a, na = a.index_select(0, where), na.index_select(0, where)
+        dot = (a * self.b.index_select(0, index)).sum(1)
+        return na + self.nb.index_select(0, index) - 2.0 * dot
 
     def offer(self, y: Tensor, x: Tensor, valid: Tensor) -> None:
         """Take candidate (y, x) wherever it exists and beats the current match."""
         hb, wb = self.target
         valid = (valid & (y >= 0) & (y < hb) & (x >= 0) & (x < wb)).reshape(-1)
         index = (y.clamp(0, hb - 1) * wb + x.clamp(0, wb - 1)).reshape(-1)
-        d = self._score(index)
-        better = valid & (d < self.dist)
-        self.index = torch.where(better, index, self.index)
-        self.dist = torch.where(better, d, self.dist)
+        # Only positions whose candidate differs from their match: in a coherent field most
+        # propagated candidates are the match itself, and the gathers are the whole cost.
+        where = (valid & (index != self.index)).nonzero().squeeze(1)
+        if where.numel() == 0:
+            return
+        index = index.index_select(0, where)
+        d = self._score(index, where)
+        better = d < self.dist.index_select(0, where)
+        where = where[better]
+        self.index[where] = index[better]
+        self.dist[where] = d[better]
+        self.improved += int(where.numel())
 
     def yx(self) -> tuple[Tensor, Tensor]:
         h, w = self.shape

@@ -114,6 +114,19 @@ def _conv_macs(h: int, w: int, lower: str | None, upper: str) -> float:
     return total
 
 
+@contextlib.contextmanager
+def _one_thread():
+    """PatchMatch is many small gathers over a memory-bound map: a second thread saves little
+    when the machine is idle and costs 2-10x when it is busy (OpenMP barriers spinning against
+    other processes), measured on the 2-core CPU. Convolutions keep all threads."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 class _Analogy:
     """One run: features, per-layer search and latent rebuild, final voting."""
 
@@ -199,8 +212,9 @@ class _Analogy:
                 meter.tick(done, f"layer {name}: patchmatch {run * iters + it}/{runs * iters}",
                            run * iters + it, runs * iters)
 
-            fields.append(pm.patchmatch(da, db, s, t, init, iterations=iters, radius=radius,
-                                        gen=self.gen, step=step))
+            with _one_thread():
+                fields.append(pm.patchmatch(da, db, s, t, init, iterations=iters,
+                                            radius=radius, gen=self.gen, step=step))
         return fields[0], (fields[1] if runs == 2 else None)
 
     def _deconv(self, i: int, fld: pm.Field, source: dict[str, Tensor],
