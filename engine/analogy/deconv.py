@@ -11,6 +11,7 @@ already close.
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Callable
 
 import torch
@@ -24,36 +25,6 @@ def subnet(net: Backbone, lower: str, upper: str) -> nn.Sequential:
     `upper`)."""
     index = net.net.index
     return net.net.layers[index[lower] + 1: index[upper] + 1]
-
-
-def _first_step_scale(layers: nn.Module, x: Tensor, goal: Tensor) -> float:
-    """The scale s for optimising u = x / s such that L-BFGS's first step is the Gauss-Newton
-    step along the gradient.
-
-    torch's L-BFGS starts with a step of 1 / |g|_1, which for a million-variable feature map is
-    so short that its line search spends most of a small evaluation budget growing it (measured:
-    5 of 13 evaluations without progress). In u = x / s the first step moves x by
-    s * g / |g|_1, so s = t* |g|_1 makes it t* g, where t* minimises |r + t J(-g)|^2 (exact for
-    the piecewise-linear network while no ReLU flips). Later iterations are scale-free.
-    In float32: a bf16 finite difference would be mostly rounding noise."""
-
-    def run(v: Tensor) -> Tensor:
-        return layers(v.contiguous(memory_format=torch.channels_last))
-
-    x = x.detach().requires_grad_(True)
-    with torch.enable_grad():
-        out = run(x)
-        r = out.float() - goal
-        loss = r.pow(2).mean()
-        (g,) = torch.autograd.grad(loss, x)
-    with torch.no_grad():
-        eps = 1e-2 * float(x.norm()) / max(float(g.norm()), 1e-20)
-        jd = (run(x - eps * g).float() - out.float()) / eps  # J applied to the direction -g
-        t = -float((r * jd).sum()) / max(float((jd * jd).sum()), 1e-30)
-    l1 = float(g.abs().sum())
-    if not (t > 0.0 and l1 > 0.0) or t != t:
-        return 1.0
-    return t * l1
 
 
 def deconvolve(layers: nn.Module, target: Tensor, init: Tensor, *, iterations: int,
@@ -70,10 +41,29 @@ def deconvolve(layers: nn.Module, target: Tensor, init: Tensor, *, iterations: i
         ctx = (torch.autocast(device.type, dtype=dtype) if dtype is not None
                else contextlib.nullcontext())
         with ctx:
-            return layers(v.contiguous(memory_format=torch.channels_last))
+            return layers(v.contiguous(memory_format=torch.channels_last)).float()
 
-    x0 = init[None].detach().to(device).float()
-    scale = _first_step_scale(layers, x0, goal)
+    # First evaluation by hand: it also sets the scale of the variable (see below) and is
+    # handed to L-BFGS as its own first evaluation.
+    x0 = init[None].detach().to(device).float().requires_grad_(True)
+    with torch.enable_grad():
+        out0 = run(x0)
+        r0 = out0 - goal
+        loss0 = r0.pow(2).mean()  # a mean rather than the authors' sum: the same minimiser
+        (g0,) = torch.autograd.grad(loss0, x0)
+    x0 = x0.detach()
+    # torch's L-BFGS starts with a step of 1/|g|_1: for a million-variable feature map so short
+    # that its line search spent most of a small budget growing it (measured: 5 of 13
+    # evaluations without progress). Optimising u = x / s moves x by s * g / |g|_1 in the first
+    # step; s = t* |g|_1 makes that the Gauss-Newton step t* g along the gradient, t* minimising
+    # |r + t J(-g)|^2 (J(-g) by a finite difference; exact for the piecewise-linear network
+    # while no ReLU flips). Later iterations are scale-free.
+    with torch.no_grad():
+        eps = 0.05 * float(x0.norm()) / max(float(g0.norm()), 1e-20)
+        jd = (run(x0 - eps * g0) - out0.detach()) / eps
+        t = -float((r0.detach() * jd).sum()) / max(float((jd * jd).sum()), 1e-30)
+        l1 = float(g0.abs().sum())
+    scale = t * l1 if t > 0.0 and l1 > 0.0 and math.isfinite(t * l1) else 1.0
     # L-BFGS flattens gradients with view(), so the variable itself stays NCHW-contiguous.
     u = (x0 / scale).contiguous().requires_grad_(True)
     opt = torch.optim.LBFGS([u], lr=1.0, max_iter=iterations, history_size=10,
@@ -83,11 +73,14 @@ def deconvolve(layers: nn.Module, target: Tensor, init: Tensor, *, iterations: i
 
     def closure() -> Tensor:
         nonlocal evaluations
-        opt.zero_grad(set_to_none=True)
-        # Mean rather than the authors' sum: the same minimiser.
-        loss = (run(u * scale).float() - goal).pow(2).mean()
-        loss.backward()
         evaluations += 1
+        opt.zero_grad(set_to_none=True)
+        if evaluations == 1:  # at u0 = x0 / s: the hand-made evaluation
+            u.grad = (g0 * scale).contiguous()
+            loss = loss0.detach()
+        else:
+            loss = (run(u * scale) - goal).pow(2).mean()
+            loss.backward()
         if step is not None:
             step(evaluations, float(loss.detach()))
         return loss
