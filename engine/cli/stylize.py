@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
+from engine.cli.command import add_command, run_command
 from engine.cli.flags import add_flags, params_from_args
-from engine.cli.output import OutputFailed, check_output, save_or_rescue
+from engine.cli.output import check_output, save_or_rescue
 from engine.cli.progress import Bar
 from engine.contract import (
     FastParams,
@@ -25,34 +25,16 @@ from engine.contract import (
     ParamError,
     params_to_dict,
 )
-from engine.errors import BadImage, Cancelled, EngineError
+from engine.errors import BadImage
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 PROG = "python -m engine stylize"
 # FastParams flags that share a name with a Gatys flag: one flag serves both methods.
 SHARED = ("strength", "keep_colors", "device")
 
 
-class _OneLineParser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line (and unknown flags are caught here, not by the
-    top-level parser, which would print the whole usage block)."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        sys.stderr.write(f"{PROG}: error: {message} (see --help)\n")
-        raise SystemExit(EXIT_BAD_INPUT)
-
-    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
-        ns, extras = super().parse_known_args(args, namespace)
-        if extras:
-            self.error("unrecognized arguments: " + " ".join(extras))
-        return ns, extras
-
-
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "stylize", help="repaint a photo in the style of one or more paintings",
-        description="Gatys neural style transfer (or a fast network with -m).")
-    p.__class__ = _OneLineParser
+    p = add_command(sub, "stylize", help="repaint a photo in the style of one or more paintings",
+                    description="Gatys neural style transfer (or a fast network with -m).")
     p.add_argument("content", help="the photo (any format Pillow reads)")
     p.add_argument("-s", "--style", action="append", default=[], metavar="STYLE",
                    help="a style image (repeat for several; blend with --style-weights)")
@@ -139,30 +121,6 @@ def _stylize(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        result = _stylize(args)
-    except ParamError as exc:
-        sys.stderr.write(f"{PROG}: error: --{exc.name.replace('_', '-')}: "
-                         f"{str(exc).split(': ', 1)[-1]}\n")
-        return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        sys.stderr.write(f"{PROG}: interrupted; no output written\n")
-        return EXIT_INTERRUPTED
-    except Cancelled:
-        sys.stderr.write(f"{PROG}: cancelled; no output written\n")
-        return EXIT_INTERRUPTED
-    except EngineError as exc:
-        sys.stderr.write(f"{PROG}: error: {exc.message}\n")
-        return EXIT_BAD_INPUT
-    except OutputFailed as exc:
-        sys.stderr.write(f"{PROG}: error: {exc.message}\n")
-        return EXIT_FAILED
-    except MemoryError:
-        sys.stderr.write(f"{PROG}: error: out of memory; try a smaller --size\n")
-        return EXIT_FAILED
-    if args.json:
-        sys.stdout.write(json.dumps(result) + "\n")
-    elif not args.quiet:
-        sys.stderr.write(f"wrote {result['output']} ({result['width']}x{result['height']}, "
-                         f"{result['seconds']:.1f} s)\n")
-    return EXIT_OK
+    return run_command(PROG, lambda: _stylize(args), args,
+                       lambda r: f"wrote {r['output']} ({r['width']}x{r['height']}, "
+                                 f"{r['seconds']:.1f} s)")
