@@ -55,6 +55,11 @@ class Pooling(enum.Enum):
     AVG = "avg"
 
 
+class Upscale(enum.Enum):
+    SHARP = "sharp"  # the super-resolution network (engine/upscale.py)
+    SMOOTH = "smooth"  # Lanczos
+
+
 class JobState(enum.Enum):
     QUEUED = "queued"
     RUNNING = "running"
@@ -168,6 +173,9 @@ class GatysParams:
                                    "structure).", label="Multi-scale", advanced=True)
     pooling: Pooling = param(Pooling.MAX, "Pooling in the VGG19 feature extractor.",
                              label="Pooling", advanced=True)
+    upscale: Upscale = param(Upscale.SHARP, "How a result rendered smaller than the region is "
+                                            "brought to its size: sharp (the super-resolution "
+                                            "network) or smooth (Lanczos).", label="Upscale")
     device: Device = _device()
 
 

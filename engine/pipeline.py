@@ -4,18 +4,21 @@ the mask composite, alpha carried unchanged."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from engine import compose, methods, runtime
+from engine import compose, methods, runtime, upscale
 from engine.cancel import CancelToken, ProgressFn, no_progress
-from engine.contract import JobRequest
+from engine.contract import JobRequest, Progress, Upscale
 from engine.errors import BadImage
 from engine.images import Picture, resize_gray, resize_rgb
 from engine.method import MethodInput
+
+UPSCALE_SHARE = 0.1  # of the progress bar, when a result may be upscaled
 
 
 def run(
@@ -40,17 +43,31 @@ def run(
                        f"{content.size[0]}x{content.size[1]}.")
     params = request.params
     lane = lane or runtime.lane(params.device, methods.backend(request.method))
+    # A method that renders at its own size (Gatys' `size`) leaves the last step to photo size to
+    # engine.upscale; its share of the progress bar is a guess refined by nothing, so it is small.
+    mode = getattr(params, "upscale", Upscale.SMOOTH)
+    share = UPSCALE_SHARE if mode is Upscale.SHARP and output_size else 0.0
+
+    def method_progress(e: Progress) -> None:
+        progress(dataclasses.replace(e, fraction=e.fraction * (1.0 - share)))
+
     result = methods.get(request.method).run(
         params, MethodInput(content.rgb, [s.rgb for s in styles], mask), lane=lane,
-        progress=progress, cancel=cancel)
+        progress=method_progress if share else progress, cancel=cancel)
     styled = result.rgb
     size = output_size or (styled.shape[1], styled.shape[0])
-    styled = resize_rgb(styled, size)
+
+    def upscale_progress(e: Progress) -> None:
+        progress(Progress(1.0 - share + share * e.fraction, e.stage))
+
+    styled, how = upscale.to_size(styled, size, mode, lane=lane, progress=upscale_progress,
+                                  cancel=cancel)
     original = resize_rgb(content.rgb, size)
     m = resize_gray(mask, size) if mask is not None else None
     out = compose.blend(styled, original, request.params.strength, m)
     alpha = resize_gray(content.alpha, size) if content.alpha is not None else None
     info = dict(result.info)
+    info.update(how)
     info.update(method=request.method.value, width=size[0], height=size[1],
                 seconds=round(time.perf_counter() - t0, 3))
     # `out` is ours (the method's result or blend's new array), never content.rgb: clip in place.

@@ -1,4 +1,4 @@
-"""`python -m export train ...` and `python -m export onnx ...` (see docs/fast.md)."""
+"""`python -m export train ...`, `train-upscaler ...` and `onnx ...` (see docs/fast.md)."""
 
 from __future__ import annotations
 
@@ -12,12 +12,20 @@ from engine.cli.flags import add_flags, given_values
 from engine.cli.progress import Bar
 from engine.contract import ParamError
 from export.train import TrainEvent, TrainSettings
+from export.upscale_train import UpscaleSettings
 
 
 def _add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a fast style network on a folder of photos")
     add_flags(p, TrainSettings, required=("style", "data", "out"),
               metavars={"style": "PAINTING", "data": "FOLDER", "out": "RUN"})
+
+
+def _add_train_upscaler(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train-upscaler", help="train the super-resolution network on a folder "
+                                              "of paintings")
+    add_flags(p, UpscaleSettings, required=("data", "out"),
+              metavars={"data": "FOLDER[,FOLDER]", "out": "RUN"})
 
 
 def _add_onnx(sub: argparse._SubParsersAction) -> None:
@@ -44,28 +52,37 @@ class _TrainBar(Bar):
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m export")
-    sub = ap.add_subparsers(dest="command", required=True)
+    sub = ap.add_subparsers(dest="action", required=True)  # not "command": onnx has --command
     _add_train(sub)
+    _add_train_upscaler(sub)
     _add_onnx(sub)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    if args.command == "train":
-        from export.train import train
+    if args.action == "onnx":
+        return _onnx(args)
+    if args.action == "train":
+        from export.train import train as run
+        kind = TrainSettings
+    else:
+        from export.upscale_train import train_upscaler as run
+        kind = UpscaleSettings
+    try:
+        settings = kind(**given_values(kind, args))
+    except ParamError as exc:
+        ap.error(f"--{exc.name.replace('_', '-')}: {str(exc).split(': ', 1)[-1]}")
+    bar = _TrainBar(enabled=sys.stderr.isatty(), desc=args.action)
+    try:
+        result = run(settings, progress=bar)
+    finally:
+        bar.close()
+    if os.environ.get("RANK", "0") != "0":
+        return 0  # under torchrun, rank 0 reports for all
+    print(json.dumps({"steps": result.steps, "wall_s": round(result.wall_s, 1),
+                      "device": result.device, "final_losses": result.final_losses}))
+    return 0
 
-        try:
-            settings = TrainSettings(**given_values(TrainSettings, args))
-        except ParamError as exc:
-            ap.error(f"--{exc.name.replace('_', '-')}: {str(exc).split(': ', 1)[-1]}")
-        bar = _TrainBar(enabled=sys.stderr.isatty(), desc="train")
-        try:
-            result = train(settings, progress=bar)
-        finally:
-            bar.close()
-        if os.environ.get("RANK", "0") != "0":
-            return 0  # under torchrun, rank 0 reports for all
-        print(json.dumps({"steps": result.steps, "wall_s": round(result.wall_s, 1),
-                          "device": result.device, "final_losses": result.final_losses}))
-        return 0
+
+def _onnx(args: argparse.Namespace) -> int:
     from export.onnx_export import export_checkpoint
 
     meta = export_checkpoint(args.checkpoint, model_id=args.id, name=args.name, out_dir=args.out,

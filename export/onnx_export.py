@@ -184,10 +184,56 @@ def training_summary(ckpt: dict[str, Any], command: str | None) -> dict[str, Any
     }
 
 
+UPSCALER_PARITY_SIZES = ((23, 37), (40, 28))  # (h, w) of the low-resolution input
+
+
+def export_upscaler(ckpt: dict[str, Any], *, model_id: str, name: str,
+                    out_dir: str | os.PathLike[str], command: str | None = None
+                    ) -> dict[str, Any]:
+    """A super-resolution checkpoint (export/upscale_train.py) -> ID.onnx + ID.json of kind
+    "upscaler": output `scale` times the input's size, any input size (stride 1)."""
+    from export.upscale_train import model_from_checkpoint as upscaler_from_checkpoint
+
+    net = upscaler_from_checkpoint(ckpt)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    onnx_path = out / f"{model_id}.onnx"
+    write_onnx(net, onnx_path)
+    check = parity(net, onnx_path, UPSCALER_PARITY_SIZES)
+    s = ckpt["settings"]
+    meta: dict[str, Any] = {
+        "format": FORMAT, "version": VERSION, "id": model_id, "name": name,
+        "file": onnx_path.name, "sha256": sha256_file(onnx_path), "kind": "upscaler",
+        "scale": net.cfg.scale,
+        "input": {"name": INPUT, "layout": "NCHW", "color": "RGB", "dtype": "float32",
+                  "range": [0.0, 1.0]},
+        "output": {"name": OUTPUT, "layout": "NCHW", "color": "RGB", "dtype": "float32",
+                   "range": [0.0, 1.0]},
+        "stride": 1, "fixed_size": None, "parity": check,
+        "architecture": {"family": "residual-espcn-bicubic-skip", **net.cfg.to_dict(),
+                         "context": net.cfg.context},
+        "training": {"data": [Path(d).name for d in s["data"].split(",") if d],
+                     "steps": ckpt["step"], "wall_s": round(ckpt["wall_s"], 1),
+                     "device": ckpt.get("device", "cpu"), "bf16": bool(ckpt.get("bf16")),
+                     "settings": {k: s[k] for k in ("size", "batch", "lr", "seed", "zoom")},
+                     "final_losses": {k: round(v, 5)
+                                      for k, v in final_losses(ckpt["history"]).items()},
+                     "command": command},
+    }
+    from_dict(meta, f"{model_id}.json")
+    tmp = out / f"{model_id}.json.part"
+    tmp.write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
+    os.replace(tmp, out / f"{model_id}.json")
+    return meta
+
+
 def export_checkpoint(checkpoint: str | os.PathLike[str], *, model_id: str, name: str,
                       out_dir: str | os.PathLike[str], thumbnail_photo: str | None,
                       command: str | None = None, fp16: bool = False) -> dict[str, Any]:
     ckpt = load_checkpoint(checkpoint)
+    if ckpt.get("kind") == "upscaler":
+        return export_upscaler(ckpt, model_id=model_id, name=name, out_dir=out_dir,
+                               command=command)
     net = model_from_checkpoint(ckpt)
     if thumbnail_photo is None:
         raise ValueError("--thumbnail-photo is required: a photo the project may redistribute")

@@ -8,7 +8,7 @@ import argparse
 import importlib
 import logging
 
-COMMANDS = ("stylize", "serve", "models", "doctor", "params")
+COMMANDS = ("stylize", "upscale", "serve", "models", "doctor", "params")
 
 
 def main(argv: list[str] | None = None) -> int:

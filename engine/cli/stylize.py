@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.cli.flags import add_flags, params_from_args
+from engine.cli.output import OutputFailed, check_output, save_or_rescue
 from engine.cli.progress import Bar
 from engine.contract import (
     FastParams,
@@ -68,40 +69,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_flags(f, FastParams, skip=("model", *SHARED))
 
 
-def _check_output(path: str) -> None:
-    """Fail before hours of work, not after: format, folder and path (engine.images)."""
-    from engine.images import check_output
-
-    check_output(path)
-
-
-class OutputFailed(Exception):
-    """The work is done but the output could not be written (the message says where it went)."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
-
-
-def _save(picture: Any, path: str) -> None:
-    """Write the result; if that still fails (disk full, folder gone), never lose the work: save
-    it to a temporary PNG and name it in the error."""
-    from engine.images import save_picture, save_rescue_copy
-
-    try:
-        save_picture(picture, path)
-        return
-    except Exception as exc:  # loop edge: whatever the failure, the finished work is kept
-        why = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-    try:
-        rescued = save_rescue_copy(picture, Path(path).stem or "stylized")
-    except Exception as exc:
-        raise OutputFailed(f"cannot write {path!r} ({why}), nor a copy in the temporary folder "
-                           f"({getattr(exc, 'strerror', None) or exc}); the result is lost") \
-            from None
-    raise OutputFailed(f"cannot write {path!r} ({why}); the result was saved to {rescued}")
-
-
 def _request(args: argparse.Namespace) -> JobRequest:
     if args.model is None:
         bad = [f"--{n.replace('_', '-')}" for n in ("tile",) if getattr(args, n) is not None]
@@ -132,7 +99,7 @@ def _stylize(args: argparse.Namespace) -> dict[str, Any]:
     from engine.images import decode_mask, load_picture
 
     request = _request(args)
-    _check_output(args.output)
+    check_output(args.output)
     content = load_picture(args.content, "Content image")
     styles = [load_picture(s, "Style image") for s in args.style]
     mask = None
@@ -148,7 +115,7 @@ def _stylize(args: argparse.Namespace) -> dict[str, Any]:
         picture, info = pipeline.run(request, content, styles, mask, progress=bar, cancel=cancel)
     finally:
         bar.close()
-    _save(picture, args.output)
+    save_or_rescue(picture, args.output)
     params = params_to_dict(request.params)
     out = {
         "output": str(Path(args.output).resolve()),

@@ -85,8 +85,9 @@ _verified: dict[tuple[str, int, int], str] = {}
 _verify_lock = threading.Lock()
 
 
-def list_models() -> list[ModelInfo]:
-    return _registry.list()
+def list_models(kind: str = "style") -> list[ModelInfo]:
+    """Installed networks of one kind: "style" (the fast picker's list) or e.g. "upscaler"."""
+    return _registry.list(kind)
 
 
 def scan_models() -> tuple[dict[str, ModelInfo], dict[str, str]]:
@@ -140,13 +141,14 @@ def _fp16_file(model: ModelInfo) -> tuple[Path, str] | None:
 def session_for(model: ModelInfo, lane: str) -> OnnxSession:
     _verify(model.path, model.meta.sha256, model.id)
     m = model.meta
+    scale = int(m.extra.get("scale", 1))  # output side / input side: 4 for an upscaler
     # fp16 halves memory traffic on a GPU; onnxruntime's CPU provider has no fast fp16 kernels
     # (measured 2-3x slower), so the CPU always runs the fp32 file.
     variant = _fp16_file(model)
     if variant is not None and lane == runtime.CUDA:
         _verify(variant[0], variant[1], model.id)
-        return _sessions.get(variant[0], lane, m.range, m.input_name, m.output_name)
-    return _sessions.get(model.path, lane, m.range, m.input_name, m.output_name)
+        return _sessions.get(variant[0], lane, m.range, m.input_name, m.output_name, scale)
+    return _sessions.get(model.path, lane, m.range, m.input_name, m.output_name, scale)
 
 
 def stylize(content_rgb: np.ndarray, params: FastParams, *, lane: str | None = None,

@@ -35,6 +35,13 @@ class ModelInfo:
     inferred: bool = False  # True: no json, described from the graph's input shape
 
     @property
+    def kind(self) -> str:
+        """"style" (a per-painting network; what the fast picker lists) or another kind of
+        network the engine runs, e.g. "upscaler" (engine/upscale.py)."""
+        kind = self.meta.extra.get("kind", "style")
+        return kind if isinstance(kind, str) else "style"
+
+    @property
     def thumbnail(self) -> bytes | None:
         return self.meta.thumbnail_png
 
@@ -155,11 +162,15 @@ class Registry:
             self._inferred[key] = result
         return result
 
-    def list(self) -> list[ModelInfo]:
-        return sorted(self.scan()[0].values(), key=lambda m: m.name.lower())
+    def list(self, kind: str = "style") -> list[ModelInfo]:
+        return sorted((m for m in self.scan()[0].values() if m.kind == kind),
+                      key=lambda m: m.name.lower())
 
-    def get(self, model_id: str) -> ModelInfo:
+    def get(self, model_id: str, kind: str = "style") -> ModelInfo:
         models, problems = self.scan()
+        if model_id in models and models[model_id].kind != kind:
+            raise UnknownModel(f"'{model_id}' is a network of kind '{models[model_id].kind}', "
+                               f"not a {kind} network.")
         if model_id in models:
             return models[model_id]
         if model_id in problems:

@@ -28,7 +28,7 @@ class OnnxSession:
     the model's own range (0..1 for ours, 0..255 for the ONNX Model Zoo's)."""
 
     def __init__(self, path: Path, lane: str, value_range: tuple[float, float] = (0.0, 1.0),
-                 input_name: str | None = None, output_name: str | None = None):
+                 input_name: str | None = None, output_name: str | None = None, scale: int = 1):
         ort = _ort()
         self.path = Path(path)
         opts = ort.SessionOptions()
@@ -68,6 +68,7 @@ class OnnxSession:
         self.fixed_size = (h, w) if isinstance(h, int) and isinstance(w, int) else None
         self.low, self.high = value_range
         self.provider = self._sess.get_providers()[0]
+        self.scale = scale  # output side / input side (1 for style networks)
         self._lock = threading.Lock()
 
     def run(self, rgb01: np.ndarray) -> np.ndarray:
@@ -84,7 +85,7 @@ class OnnxSession:
                            f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]})") from exc
         if y.ndim != 4 or y.shape[1] != 3:
             raise BadModel(f"{self.path.name} returned shape {y.shape}, not 1 x 3 x H x W")
-        if y.shape[2:] != rgb01.shape[:2]:
+        if y.shape[2:] != (rgb01.shape[0] * self.scale, rgb01.shape[1] * self.scale):
             raise BadModel(f"{self.path.name} returned {y.shape[3]}x{y.shape[2]} for a "
                            f"{rgb01.shape[1]}x{rgb01.shape[0]} input")
         hwc = y[0].transpose(1, 2, 0)
@@ -106,15 +107,16 @@ class SessionCache:
         self._lock = threading.Lock()
 
     def get(self, path: Path, lane: str, value_range: tuple[float, float],
-            input_name: str | None = None, output_name: str | None = None) -> OnnxSession:
+            input_name: str | None = None, output_name: str | None = None,
+            scale: int = 1) -> OnnxSession:
         st = path.stat()
         key = (str(path), st.st_mtime_ns, st.st_size, lane, value_range, input_name,
-               output_name)
+               output_name, scale)
         with self._lock:
             if key in self._items:
                 self._items.move_to_end(key)
                 return self._items[key]
-        sess = OnnxSession(path, lane, value_range, input_name, output_name)
+        sess = OnnxSession(path, lane, value_range, input_name, output_name, scale)
         with self._lock:
             self._items[key] = sess
             while len(self._items) > self.size:

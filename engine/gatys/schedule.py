@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from engine.contract import QUALITY_ITERATIONS, GatysParams
 from engine.errors import BadImage
+from engine.images import fit_longest_side
 
 COARSE_FACTOR = 2.0
 MIN_SIDE = 128  # below this VGG19's deepest style layer (relu5_1, 1/16 size) has too few cells
@@ -37,17 +38,11 @@ class Stage:
         return self.width * self.height * self.iterations
 
 
-def fit(content_wh: tuple[int, int], longest: int) -> tuple[int, int]:
-    w, h = content_wh
-    s = longest / max(w, h)
-    return max(1, round(w * s)), max(1, round(h * s))
-
-
 def plan(content_wh: tuple[int, int], params: GatysParams) -> list[Stage]:
     """Stages from coarsest to finest; the last one is at `params.size`. BadImage when even the
     finest is too thin for VGG19 (refused before any work, at submission too)."""
     fine = params.iterations or QUALITY_ITERATIONS[params.quality]
-    w, h = fit(content_wh, params.size)
+    w, h = fit_longest_side(content_wh, params.size)
     if min(w, h) < VGG_MIN_SIDE:
         cw, ch = content_wh
         need = math.ceil(VGG_MIN_SIDE * max(cw, ch) / min(cw, ch))
@@ -60,11 +55,11 @@ def plan(content_wh: tuple[int, int], params: GatysParams) -> list[Stage]:
             f"{fix}crop the image, or use a fast network.")
     sides = [params.size]
     while (params.multiscale and len(sides) < MAX_SCALES and sides[-1] // 2 >= MIN_SIDE
-           and min(fit(content_wh, sides[-1] // 2)) >= MIN_COARSE_SHORT_SIDE):
+           and min(fit_longest_side(content_wh, sides[-1] // 2)) >= MIN_COARSE_SHORT_SIDE):
         sides.append(sides[-1] // 2)
     stages = []
     for k, side in enumerate(sides):
-        w, h = fit(content_wh, side)
+        w, h = fit_longest_side(content_wh, side)
         stages.append(Stage(w, h, max(1, round(fine * COARSE_FACTOR**k))))
     return stages[::-1]
 
@@ -72,7 +67,7 @@ def plan(content_wh: tuple[int, int], params: GatysParams) -> list[Stage]:
 def style_size(style_wh: tuple[int, int], longest: int) -> tuple[int, int]:
     """A style image's size for a stage: its longest side `longest`, but never a short side
     VGG19 cannot take (a thin painting is then scaled by its short side instead)."""
-    w, h = fit(style_wh, longest)
+    w, h = fit_longest_side(style_wh, longest)
     if min(w, h) >= VGG_MIN_SIDE:
         return w, h
     s = VGG_MIN_SIDE / min(style_wh)
