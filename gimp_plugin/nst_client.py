@@ -9,14 +9,17 @@ import it as a plain module (`import nst_client`) from their own folder. Its nei
 API (stable; the plug-ins depend on it):
 
     EngineError(code, message, http_status=None)   every failure; .code is a short stable string
-        (the engine's error codes, plus 'engine_unreachable', 'timeout', 'bad_response',
-        'bad_config', 'engine_start_failed', 'cancelled'); .message is for the user.
+        (the engine's error codes, plus 'engine_unreachable', 'engine_lost', 'timeout',
+        'bad_response', 'bad_config', 'engine_start_failed', 'cancelled'); .message is for the
+        user. Requests follow redirects only within the engine's own origin (the token).
     Client(url, token, timeout=30.0)
         .health() -> dict          .params_schema() -> dict       .models() -> list of dicts
         .submit(request_dict, content_png, mask_png=None, styles=()) -> job id
             request_dict: {"method": ..., "params": {...}, "keep_alive": bool}; the style blend
             weights travel as params["style_weights"].
         .status(job_id) -> dict  {"state", "progress", "stage", "eta_s", "error", "info"}
+            status, result and wait raise EngineError('engine_lost') when the engine that had
+            the job stopped or restarted (health's "instance" changed): submit it again.
         .result(job_id, part=None) -> PNG bytes (exactly the content's size); `part` names one
             of the job's further images (e.g. "reverse" of an image analogy)
         .cancel(job_id) -> status dict (a queued or running job is cancelled; a finished one is
@@ -40,9 +43,21 @@ import time
 try:  # Python 3
     from urllib.error import HTTPError, URLError  # novm
     from urllib.parse import urlparse  # novm
-    from urllib.request import ProxyHandler, Request, build_opener  # novm
+    from urllib.request import (  # novm
+        HTTPRedirectHandler,
+        ProxyHandler,
+        Request,
+        build_opener,
+    )
 except ImportError:  # Python 2.7 (GIMP 2.10)
-    from urllib2 import HTTPError, ProxyHandler, Request, URLError, build_opener  # novm
+    from urllib2 import (  # novm
+        HTTPError,
+        HTTPRedirectHandler,
+        ProxyHandler,
+        Request,
+        URLError,
+        build_opener,
+    )
     from urlparse import urlparse  # novm
 
 from nst_errors import EngineError
@@ -82,6 +97,30 @@ def _is_loopback(host):
     return host in ("localhost", "127.0.0.1", "::1") or (host or "").startswith("127.")
 
 
+def _origin(url):
+    """(scheme, host, port) with the scheme's default port: what "the same server" means."""
+    parsed = urlparse(url)
+    scheme = (parsed.scheme or "").lower()
+    return scheme, (parsed.hostname or "").lower(), parsed.port or {"http": 80,
+                                                                    "https": 443}.get(scheme)
+
+
+class _SameOriginRedirects(HTTPRedirectHandler):
+    """Follows a redirect only within the configured engine's origin: every request carries the
+    token, and urllib would copy it into a request to wherever a 3xx points."""
+
+    def __init__(self, base_url):
+        self.base_url = base_url
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        if _origin(newurl) != _origin(self.base_url):
+            raise EngineError("bad_response", "The engine at %s redirected to %s; the plug-in "
+                              "never sends its token to another server. Set engine_url in "
+                              "nst_config.json to the engine's own address."
+                              % (self.base_url, newurl), code)
+        return HTTPRedirectHandler.redirect_request(self, req, fp, code, msg, headers, newurl)
+
+
 # ------------------------------------------------------------------------------------ client
 
 class Client(object):
@@ -94,13 +133,19 @@ class Client(object):
             raise EngineError("bad_config", "The engine URL %r is not an http(s):// address."
                               % (url,))
         # A desktop's HTTP proxy settings must not capture requests meant for this machine.
-        self._opener = build_opener(ProxyHandler({})) if _is_loopback(parsed.hostname) \
-            else build_opener()
+        handlers = [_SameOriginRedirects(self.url)]
+        if _is_loopback(parsed.hostname):
+            handlers.append(ProxyHandler({}))
+        self._opener = build_opener(*handlers)
+        self.instance = None  # the engine's start id (GET /v1/health), once seen
 
     # -- endpoints -------------------------------------------------------------------------
 
     def health(self):
-        return self._json("GET", "/health")
+        info = self._json("GET", "/health")
+        if self.instance is None and isinstance(info, dict):
+            self.instance = info.get("instance")
+        return info
 
     def params_schema(self):
         return self._json("GET", "/params")
@@ -122,11 +167,11 @@ class Client(object):
         return reply["id"]
 
     def status(self, job_id):
-        return self._json("GET", "/jobs/%s" % job_id)
+        return self._job_call(self._json, "GET", "/jobs/%s" % job_id)
 
     def result(self, job_id, part=None):
         path = "/jobs/%s/result" % job_id + ("/%s" % part if part else "")
-        data = self._call("GET", path)
+        data = self._job_call(self._call, "GET", path)
         if not data.startswith(PNG_SIGNATURE):
             raise EngineError("bad_response", "The engine's result is not a PNG image.")
         return data
@@ -154,6 +199,32 @@ class Client(object):
                 raise EngineError(code, message)
             time.sleep(poll)
 
+    # -- a submitted job's engine ----------------------------------------------------------
+
+    def _job_call(self, call, method, path):
+        """A call about a job this client submitted. When the engine is gone (nothing answers)
+        or is another one (a new start id: the job died with the old process), EngineError
+        'engine_lost', which the plug-in answers by restarting the engine and resubmitting."""
+        try:
+            return call(method, path)
+        except EngineError as exc:
+            if exc.code == "engine_unreachable":
+                raise EngineError("engine_lost", "The style engine at %s stopped while it worked "
+                                  "on this job (it may have crashed or run out of memory)."
+                                  % self.url)
+            if exc.code == "not_found" and self._restarted():
+                raise EngineError("engine_lost", "The style engine at %s restarted while it "
+                                  "worked on this job; the job was lost with it." % self.url)
+            raise
+
+    def _restarted(self):
+        known = self.instance
+        try:
+            now = self._json("GET", "/health").get("instance")
+        except (EngineError, AttributeError):
+            return False
+        return known is not None and now is not None and now != known
+
     # -- transport -------------------------------------------------------------------------
 
     def _json(self, method, path, body=None, headers=None):
@@ -177,6 +248,8 @@ class Client(object):
                 return resp.read()
             finally:
                 resp.close()
+        except EngineError:
+            raise  # a refused redirect
         except HTTPError as exc:
             raise _http_error(exc, self.url)
         except URLError as exc:

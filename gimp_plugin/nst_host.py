@@ -399,19 +399,42 @@ def run_filter(job, host, engine_module, config):
     client = engine_module.ensure_engine(config, on_status=on_status)
     plan = job.plan
     content_png = nst_png.png_encode(plan.context.w, plan.context.h, bytes(job.content_rgba), 4)
-    host.progress(PHASE_START[1], "%s: sending %dx%d pixels…" % (title, plan.context.w,
-                                                                   plan.context.h))
     request = build_request(job.method, job.params)
-    job_id = client.submit(request, content_png, None, job.styles)
 
     def on_progress(status):
         # GIMP cancels a plug-in by ending its process; the engine then cancels the job because
         # its client stopped polling, so there is nothing to ask the host here.
         host.progress(engine_fraction(status.get("progress")), progress_text(title, status))
 
-    client.wait(job_id, on_progress=on_progress)
-    host.progress(PHASE_FINISH[0], "%s: fetching the result…" % title)
-    w, h, channels, data = nst_png.png_decode(client.result(job_id))
+    def attempt(client):
+        host.progress(PHASE_START[1], "%s: sending %dx%d pixels…" % (title, plan.context.w,
+                                                                       plan.context.h))
+        job_id = client.submit(request, content_png, None, job.styles)
+        client.wait(job_id, on_progress=on_progress)
+        host.progress(PHASE_FINISH[0], "%s: fetching the result…" % title)
+        return client.result(job_id)
+
+    try:
+        png = attempt(client)
+    except Exception as exc:
+        if getattr(exc, "code", None) != "engine_lost":
+            raise
+        # The engine died (or was restarted) under the job: start it again and send the job once
+        # more; the user's work is recomputed, not lost. A second loss is reported plainly.
+        host.progress(PHASE_START[0], "%s: the engine stopped; restarting it and sending the "
+                                      "job again…" % title)
+        client = engine_module.ensure_engine(config, on_status=on_status)
+        try:
+            png = attempt(client)
+        except Exception as again:
+            if getattr(again, "code", None) != "engine_lost":
+                raise
+            log = config.get("log_file")
+            raise HostError("The style engine stopped twice while working on this job, so it "
+                            "was not tried again. It may be running out of memory at this size: "
+                            "try a smaller size or selection.%s"
+                            % ((" The engine's log: %s." % log) if log else ""), "engine_lost")
+    w, h, channels, data = nst_png.png_decode(png)
     rgba = result_pixels(plan, (w, h), channels, data, job.content_rgba)
     layer = host.add_result_layer(layer_name(job.style_names), plan, rgba)
     host.progress(PHASE_FINISH[1], "%s: done" % title)

@@ -241,3 +241,30 @@ def test_repeated_warnings_are_throttled_with_a_count():
     lines = stream.getvalue().splitlines()
     assert len(lines) == 4, lines
     assert "1000 more like this" not in lines[-1] and "999 more like this" in lines[-1]
+
+
+def test_an_upload_is_decoded_once(monkeypatch):
+    """Issue #9: the upload is checked (header, size, structure) without decoding; the job
+    decodes it, once (it was decoded to validate it, then again to run)."""
+    from PIL import ImageFile
+
+    decoded = []
+    real = ImageFile.ImageFile.load
+
+    def counting(im):  # every pixel decode goes through here, whoever imported what
+        if im.tile:  # still encoded: this call decodes (later calls return at once)
+            decoded.append(im.size)
+        return real(im)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", counting)
+    runner = Runner()
+    app = create_app(ServerSettings(), TOKEN, runner=runner,
+                     list_models=lambda: [SimpleNamespace(id="tiny")])
+    with ServerThread(app) as srv:
+        status, body = submit(srv, '{"method": "fast", "params": {"model": "tiny"}}')
+        assert status == 202, body
+        deadline = time.monotonic() + 10
+        while call(srv, "GET", f"/v1/jobs/{body['id']}")[1]["state"] != "done":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    assert decoded == [(40, 30)]

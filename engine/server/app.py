@@ -10,6 +10,7 @@ thread pool and jobs run on the queue's worker threads.
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -96,7 +97,7 @@ async def get_health(request: Request) -> JSONResponse:
     state = request.app.state
     info = await run_in_threadpool(health.describe)
     info.update(api=API_VERSION, limits=state.settings.limits(), queue=state.queue.counts(),
-                uptime_s=round(time.monotonic() - state.started, 1))
+                uptime_s=round(time.monotonic() - state.started, 1), instance=state.instance)
     return JSONResponse(info)
 
 
@@ -211,6 +212,9 @@ def create_app(settings: ServerSettings, token: str, *, runner: Runner | None = 
     app.state.queue = queue
     app.state.list_models = list_models or _default_list_models
     app.state.started = time.monotonic()
+    # New at every start: a client whose job vanished can tell "the engine restarted" (its job
+    # ids are gone with it) from "this job expired".
+    app.state.instance = secrets.token_hex(8)
     app.state.last_request = time.monotonic()
 
     def touch() -> None:

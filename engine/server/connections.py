@@ -16,6 +16,7 @@ without the token (1,020 idle sockets under the common `ulimit -n 1024`). So:
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import os
 import time
@@ -61,6 +62,11 @@ class GuardedH11Protocol(H11Protocol):
     max_open = FALLBACK_MAX_CONNECTIONS
     head_timeout_s = 10.0
     _last_warning = 0.0
+    # Open connections, the one that has waited longest for a request head first (per server:
+    # `protocol_class` makes a subclass with its own). Finding whom to close is then O(1), not a
+    # scan of every connection for every new one, which under a flood would cost the event loop
+    # more than the requests it serves.
+    _by_wait: collections.OrderedDict = collections.OrderedDict()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -75,6 +81,7 @@ class GuardedH11Protocol(H11Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_head_timer()
+        self._by_wait.pop(self, None)
         super().connection_lost(exc)
 
     def on_response_complete(self) -> None:
@@ -92,6 +99,8 @@ class GuardedH11Protocol(H11Protocol):
     def _arm_head_timer(self) -> None:
         self._cancel_head_timer()
         self._waiting_since = time.monotonic()
+        self._by_wait[self] = None
+        self._by_wait.move_to_end(self)
         self._head_timer = self.loop.call_later(self.head_timeout_s, self._head_timeout)
 
     def _cancel_head_timer(self) -> None:
@@ -106,9 +115,12 @@ class GuardedH11Protocol(H11Protocol):
             self.transport.close()
 
     def _make_room(self) -> None:
-        waiting = [p for p in self.connections if isinstance(p, GuardedH11Protocol)
-                   and p is not self and not p.transport.is_closing() and p._waiting_for_head()]
-        victim = min(waiting, key=lambda p: p._waiting_since, default=self)
+        victim = self
+        for p in self._by_wait:  # longest-waiting first: nearly always the very first one
+            if p is not self and not p.transport.is_closing() and p._waiting_for_head():
+                victim = p
+                break
+        self._by_wait.pop(victim, None)
         victim.transport.close()
         now = time.monotonic()
         if now - GuardedH11Protocol._last_warning > WARN_EVERY_S:
@@ -121,4 +133,5 @@ class GuardedH11Protocol(H11Protocol):
 def protocol_class(max_open: int, head_timeout_s: float) -> type[GuardedH11Protocol]:
     """A GuardedH11Protocol bound to these limits, for `uvicorn.Config(http=...)`."""
     return type("GuardedH11Protocol", (GuardedH11Protocol,),
-                {"max_open": max_open, "head_timeout_s": head_timeout_s})
+                {"max_open": max_open, "head_timeout_s": head_timeout_s,
+                 "_by_wait": collections.OrderedDict()})
