@@ -31,6 +31,7 @@ from gimpfu import (  # noqa: E402
     PF_INT,
     PF_RADIO,
     PF_STRING,
+    RGB,
     RGBA_IMAGE,
     gimp,
     main,
@@ -45,7 +46,7 @@ from nst_errors import EngineError  # noqa: E402
 
 HERE = nst_host.plugin_dir(__file__)
 STYLE_FILES = ("style", "style-2", "style-3")
-TITLES = {nst_host.GATYS_PROC: "Neural Style", nst_host.FAST_PROC: "Fast Neural Style"}
+TITLES = nst_host.TITLES
 
 
 # ------------------------------------------------------------------------------- arguments
@@ -75,6 +76,11 @@ def procedure_params(method, schema):
                    # gimpfu's layer chooser always picks some layer, so using one is explicit.
                    (PF_BOOL, "use-style-layer", "Also use a layer as a style", False),
                    (PF_DRAWABLE, "style-layer", "Style layer", None)]
+    elif method == "analogy":
+        params += [(PF_FILE, "reference", "Reference picture", ""),
+                   (PF_BOOL, "use-reference-layer", "Use a layer as the reference instead",
+                    False),
+                   (PF_DRAWABLE, "reference-layer", "Reference layer", None)]
     params += [_pf_param(a) for a in nst_host.procedure_args(schema, method)]
     return params
 
@@ -88,15 +94,16 @@ def _read_rgba(drawable, rect):
 
 
 class _Gimp2Host(object):
-    def __init__(self, image, source):
+    def __init__(self, image, source, reference=None):
         self.image = image
         self.source = source
+        self.reference = reference  # an analogy's reference layer, if it came from a layer
 
     def progress(self, fraction, text):
         pdb.gimp_progress_set_text(text)
         gimp.progress_update(fraction)
 
-    def add_result_layer(self, name, plan, rgba):
+    def add_result_layer(self, name, plan, rgba, extras=()):
         image, source = self.image, self.source
         gray = image.base_type == GRAY
         w, h = plan.region.w, plan.region.h
@@ -115,6 +122,10 @@ class _Gimp2Host(object):
             layer.update(0, 0, w, h)
             if plan.masked:
                 layer.add_mask(layer.create_mask(ADD_SELECTION_MASK))
+                # The new mask would be the active drawable; Repeat needs the layer.
+                pdb.gimp_layer_set_edit_mask(layer, False)
+            for extra in extras:
+                self._add_extra(extra)
             image.active_layer = layer
         except Exception:
             if layer is not None and pdb.gimp_item_is_valid(layer) and \
@@ -125,6 +136,30 @@ class _Gimp2Host(object):
             pdb.gimp_image_undo_group_end(image)
         gimp.displays_flush()
         return layer
+
+    def _add_extra(self, extra):
+        """An analogy's B: above the reference layer when that is in this image, else in a new
+        image of its own (shown in a new window)."""
+        ref = self.reference
+        same = ref is not None and pdb.gimp_item_get_image(ref) == self.image
+        target = self.image if same else gimp.Image(extra.w, extra.h, RGB)
+        gray = target.base_type == GRAY
+        layer = gimp.Layer(target, extra.label, extra.w, extra.h,
+                           GRAYA_IMAGE if gray else RGBA_IMAGE, 100, NORMAL_MODE)
+        if same:
+            pdb.gimp_image_insert_layer(target, layer, ref.parent,
+                                        pdb.gimp_image_get_item_position(target, ref))
+            layer.set_offsets(*ref.offsets)
+        else:
+            pdb.gimp_image_insert_layer(target, layer, None, 0)
+        rgn = layer.get_pixel_rgn(0, 0, extra.w, extra.h, True, True)
+        rgn[0:extra.w, 0:extra.h] = bytes(nst_host.rgba_to_gray(extra.rgba, True) if gray
+                                          else extra.rgba)
+        layer.flush()
+        layer.merge_shadow(True)
+        layer.update(0, 0, extra.w, extra.h)
+        if not same:
+            gimp.Display(target)
 
 
 def _check_target(image, drawable):
@@ -165,7 +200,7 @@ def _styles(files, style_layer):
 
 # ---------------------------------------------------------------------------------- running
 
-def _run(proc_name, image, drawable, method, values, styles, names):
+def _run(proc_name, image, drawable, method, values, styles, names, reference=None):
     title = TITLES[proc_name]
     try:
         config = nst_engine.load_config(os.path.join(HERE, nst_host.CONFIG_FILE))
@@ -176,9 +211,10 @@ def _run(proc_name, image, drawable, method, values, styles, names):
             names = [params["model"]]
         plan = _plan(image, drawable)
         content = _read_rgba(drawable, plan.context)
-        job = nst_host.Job(title, method, params, plan, content, styles, names)
+        job = nst_host.Job(title, method, params, plan, content, styles, names,
+                           nst_host.wanted_extras(method, params))
         gimp.progress_init("%s…" % title)
-        nst_host.run_filter(job, _Gimp2Host(image, drawable), nst_engine, config)
+        nst_host.run_filter(job, _Gimp2Host(image, drawable, reference), nst_engine, config)
     except (nst_host.HostError, EngineError) as exc:
         # gimpfu turns the exception into an error dialog (interactive) or an execution error
         # carrying this message (scripts).
@@ -203,6 +239,19 @@ def neural_style(image, drawable, style, style_2, style_3, use_style_layer, styl
          _field_values("gatys", schema, param_values), styles, names)
 
 
+def image_analogy(image, drawable, reference, use_reference_layer, reference_layer,
+                  *param_values):
+    schema = nst_host.load_schema(HERE)
+    title = TITLES[nst_host.ANALOGY_PROC]
+    layer = reference_layer if use_reference_layer else None
+    try:
+        styles, names = _styles([] if layer is not None else [reference], layer)
+    except nst_host.HostError as exc:
+        raise RuntimeError(nst_host.user_message(title, exc))
+    _run(nst_host.ANALOGY_PROC, image, drawable, "analogy",
+         _field_values("analogy", schema, param_values), styles, names, layer)
+
+
 def fast_neural_style(image, drawable, *param_values):
     schema = nst_host.load_schema(HERE)
     _run(nst_host.FAST_PROC, image, drawable, "fast",
@@ -224,6 +273,13 @@ def register_all():
              nst_host.AUTHOR, nst_host.COPYRIGHT, nst_host.DATE, "Fast Neural Style…",
              "RGB*, GRAY*", procedure_params("fast", schema), [], fast_neural_style,
              menu=nst_host.MENU_PATH)
+    register(nst_host.ANALOGY_PROC,
+             "Rebuild the layer (or the selection) from a reference picture's own pixels",
+             "Deep Image Analogy (Liao et al. 2017) by the local neural-style engine: eye to eye, "
+             "tree to tree. The result is a new layer above the source, masked by the selection; "
+             "with 'Reverse output' the reference rebuilt with the photo's look is added too.",
+             nst_host.AUTHOR, nst_host.COPYRIGHT, nst_host.DATE, "Image Analogy…", "RGB*, GRAY*",
+             procedure_params("analogy", schema), [], image_analogy, menu=nst_host.MENU_PATH)
 
 
 register_all()

@@ -30,8 +30,8 @@ RW = GObject.ParamFlags.READWRITE
 # Extra style slots beyond the first file: "several styles with weights" without a list type
 # in GIMP 3.0's procedure arguments.
 STYLE_FILES = ("style", "style-2", "style-3")
-TITLES = {nst_host.GATYS_PROC: "Neural Style", nst_host.FAST_PROC: "Fast Neural Style"}
-METHODS = {nst_host.GATYS_PROC: "gatys", nst_host.FAST_PROC: "fast"}
+TITLES = nst_host.TITLES
+METHODS = nst_host.METHODS
 
 
 def _schema():
@@ -64,15 +64,17 @@ def _param_values(config, args):
 class _Gimp3Host(object):
     """What nst_host.run_filter needs from GIMP 3: progress and putting the result in."""
 
-    def __init__(self, image, source):
+    def __init__(self, image, source, reference=None, interactive=False):
         self.image = image
         self.source = source
+        self.reference = reference  # an analogy's reference layer, if it came from a layer
+        self.interactive = interactive
 
     def progress(self, fraction, text):
         Gimp.progress_set_text(text)
         Gimp.progress_update(fraction)
 
-    def add_result_layer(self, name, plan, rgba):
+    def add_result_layer(self, name, plan, rgba, extras=()):
         image, source = self.image, self.source
         gray = image.get_base_type() == Gimp.ImageBaseType.GRAY
         kind = Gimp.ImageType.GRAYA_IMAGE if gray else Gimp.ImageType.RGBA_IMAGE
@@ -90,6 +92,11 @@ class _Gimp3Host(object):
             if plan.masked:
                 # From the selection as it is now, so feathered edges stay soft.
                 layer.add_mask(layer.create_mask(Gimp.AddMaskType.SELECTION))
+                # Adding a mask makes it the active drawable; Repeat and the next run need the
+                # layer itself.
+                layer.set_edit_mask(False)
+            for extra in extras:
+                self._add_extra(extra)
             image.set_selected_layers([layer])
         except Exception:
             if layer is not None and layer.get_image() is not None:
@@ -99,6 +106,30 @@ class _Gimp3Host(object):
             image.undo_group_end()
         Gimp.displays_flush()
         return layer
+
+    def _add_extra(self, extra):
+        """An analogy's B: above the reference layer when that is in this image (inside this
+        undo group), else in a new image of its own."""
+        ref = self.reference
+        if ref is not None and ref.get_image() == self.image:
+            target, parent, position = self.image, ref.get_parent(), \
+                self.image.get_item_position(ref)
+        else:
+            target = Gimp.Image.new(extra.w, extra.h, Gimp.ImageBaseType.RGB)
+            parent, position = None, 0
+        kind = Gimp.ImageType.GRAYA_IMAGE if target.get_base_type() == \
+            Gimp.ImageBaseType.GRAY else Gimp.ImageType.RGBA_IMAGE
+        layer = Gimp.Layer.new(target, extra.label, extra.w, extra.h, kind, 100.0,
+                               Gimp.LayerMode.NORMAL)
+        target.insert_layer(layer, parent, position)
+        if ref is not None and target == self.image:
+            layer.set_offsets(*ref.get_offsets()[1:])
+        buf = layer.get_buffer()
+        buf.set(Gegl.Rectangle.new(0, 0, extra.w, extra.h), RGBA, bytes(extra.rgba))
+        buf.flush()
+        layer.update(0, 0, extra.w, extra.h)
+        if target != self.image and self.interactive:
+            Gimp.Display.new(target)
 
 
 def _read_rgba(drawable, rect):
@@ -162,9 +193,21 @@ def _collect_styles(config):
     return styles, names
 
 
+def _collect_reference(config, layer):
+    """An analogy's one reference: the layer when one is given, else the file."""
+    if layer is not None:
+        data, label = _style_from_layer(layer)
+        return [data], [label]
+    gfile = config.get_property("reference")
+    if gfile is not None and gfile.get_path():
+        data, label = _style_from_file(gfile)
+        return [data], [label]
+    return [], []
+
+
 class NeuralStyle(Gimp.PlugIn):
     def do_query_procedures(self):
-        return [nst_host.GATYS_PROC, nst_host.FAST_PROC]
+        return [nst_host.GATYS_PROC, nst_host.FAST_PROC, nst_host.ANALOGY_PROC]
 
     def do_set_i18n(self, name):
         return False
@@ -190,6 +233,21 @@ class NeuralStyle(Gimp.PlugIn):
             procedure.add_drawable_argument("style-layer", "Style layer",
                                             "A layer of any open image used as a style "
                                             "(after the files)", True, RW)
+        elif method == "analogy":
+            procedure.set_menu_label("Image Analogy…")
+            procedure.set_documentation(
+                "Rebuild the layer (or the selection) from a reference picture's own pixels, "
+                "part by part",
+                "Deep Image Analogy (Liao et al. 2017) by the local neural-style engine: eye to "
+                "eye, tree to tree. The result is a new layer above the source, masked by the "
+                "selection; with 'Reverse output' the reference rebuilt with the photo's look "
+                "is added too (above the reference layer, or as a new image).", name)
+            procedure.add_file_argument("reference", "Reference picture",
+                                        "A painting, a sketch or another photo",
+                                        Gimp.FileChooserAction.OPEN, True, None, RW)
+            procedure.add_drawable_argument("reference-layer", "Reference layer",
+                                            "A layer of any open image (instead of the file)",
+                                            True, RW)
         else:
             procedure.set_menu_label("Fast Neural Style…")
             procedure.set_documentation(
@@ -215,13 +273,21 @@ class NeuralStyle(Gimp.PlugIn):
                                                    engine_config):
                     return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
             params = nst_host.values_to_params(args, _param_values(config, args))
-            styles, names = ([], [params["model"]]) if method == "fast" else \
-                _collect_styles(config)
+            reference = None
+            if method == "fast":
+                styles, names = [], [params["model"]]
+            elif method == "analogy":
+                reference = config.get_property("reference-layer")
+                styles, names = _collect_reference(config, reference)
+            else:
+                styles, names = _collect_styles(config)
             plan = _plan(image, layer)
             content = _read_rgba(layer, plan.context)
-            job = nst_host.Job(title, method, params, plan, content, styles, names)
+            job = nst_host.Job(title, method, params, plan, content, styles, names,
+                               nst_host.wanted_extras(method, params))
             Gimp.progress_init("%s…" % title)
-            nst_host.run_filter(job, _Gimp3Host(image, layer), nst_engine, engine_config)
+            host = _Gimp3Host(image, layer, reference, run_mode == Gimp.RunMode.INTERACTIVE)
+            nst_host.run_filter(job, host, nst_engine, engine_config)
         except (nst_host.HostError, EngineError) as exc:
             return self._fail(procedure, run_mode, nst_host.user_message(title, exc), exc)
         except Exception as exc:  # the plug-in's edge: report, never leave GIMP hanging

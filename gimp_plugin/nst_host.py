@@ -18,6 +18,11 @@ import nst_png
 
 GATYS_PROC = "python-fu-neural-style"
 FAST_PROC = "python-fu-fast-neural-style"
+ANALOGY_PROC = "python-fu-image-analogy"
+# The engine's method per procedure, and the title users see.
+METHODS = {GATYS_PROC: "gatys", FAST_PROC: "fast", ANALOGY_PROC: "analogy"}
+TITLES = {GATYS_PROC: "Neural Style", FAST_PROC: "Fast Neural Style",
+          ANALOGY_PROC: "Image Analogy"}
 MENU_PATH = "<Image>/Filters/Artistic"
 SCHEMA_FILE = "nst_schema.json"
 CONFIG_FILE = "nst_config.json"
@@ -221,9 +226,21 @@ def style_label(path_or_name):
     return stem.replace("_", " ").strip() or "style"
 
 
-def layer_name(style_names):
+def layer_name(style_names, title="Neural Style"):
     names = [n for n in style_names if n]
-    return "Neural Style: " + (" + ".join(names) if names else "style")
+    return title + ": " + (" + ".join(names) if names else "style")
+
+
+def wanted_extras(method, params):
+    """The further images a job should fetch: an analogy's B when its option is on."""
+    return ["reverse"] if method == "analogy" and params.get("reverse_output") else []
+
+
+class Extra(object):
+    """A further image of the job (an analogy's B), decoded to RGBA at its own size."""
+
+    def __init__(self, name, label, w, h, rgba):
+        self.name, self.label, self.w, self.h, self.rgba = name, label, w, h, rgba
 
 
 def engine_fraction(fraction):
@@ -369,7 +386,8 @@ def build_request(method, params):
 class Job(object):
     """Everything the host collected for one run, before anything in the image changes."""
 
-    def __init__(self, title, method, params, plan, content_rgba, styles=(), style_names=()):
+    def __init__(self, title, method, params, plan, content_rgba, styles=(), style_names=(),
+                 extras=()):
         self.title = title
         self.method = method
         self.params = params
@@ -377,13 +395,15 @@ class Job(object):
         self.content_rgba = content_rgba
         self.styles = list(styles)  # encoded image files (PNG/JPEG bytes)
         self.style_names = list(style_names)
+        self.extras = list(extras)  # names of further images to fetch, e.g. ["reverse"]
 
 
 def run_filter(job, host, engine_module, config):
     """Run one job on the engine and add the result through `host`; returns the new layer.
 
     `engine_module` provides ensure_engine(config, on_status) -> client (nst_engine, or a test
-    double). `host` provides: progress(fraction, text) and add_result_layer(name, plan, rgba) (which opens and closes the undo group itself and removes its layer on failure).
+    double). `host` provides: progress(fraction, text) and add_result_layer(name, plan, rgba,
+    extras) (`extras`: the job's further images as `Extra`s, added in the same undo group) (which opens and closes the undo group itself and removes its layer on failure).
     Nothing in the image changes before the result is in hand, so any failure up to then leaves
     the image untouched by construction.
     """
@@ -391,6 +411,9 @@ def run_filter(job, host, engine_module, config):
     if job.method == "gatys" and not job.styles:
         raise HostError("Neural Style needs a style painting: give a style file or layer.",
                         "bad_parameter")
+    if job.method == "analogy" and not job.styles:
+        raise HostError("Image Analogy needs a reference picture: give a reference file or "
+                        "layer.", "bad_parameter")
     host.progress(PHASE_START[0], "%s: starting engine…" % title)
 
     def on_status(text):
@@ -412,10 +435,10 @@ def run_filter(job, host, engine_module, config):
         job_id = client.submit(request, content_png, None, job.styles)
         client.wait(job_id, on_progress=on_progress)
         host.progress(PHASE_FINISH[0], "%s: fetching the result…" % title)
-        return client.result(job_id)
+        return client.result(job_id), [(n, client.result(job_id, n)) for n in job.extras]
 
     try:
-        png = attempt(client)
+        png, extra_pngs = attempt(client)
     except Exception as exc:
         if getattr(exc, "code", None) != "engine_lost":
             raise
@@ -425,7 +448,7 @@ def run_filter(job, host, engine_module, config):
                                       "job again…" % title)
         client = engine_module.ensure_engine(config, on_status=on_status)
         try:
-            png = attempt(client)
+            png, extra_pngs = attempt(client)
         except Exception as again:
             if getattr(again, "code", None) != "engine_lost":
                 raise
@@ -436,6 +459,12 @@ def run_filter(job, host, engine_module, config):
                             % ((" The engine's log: %s." % log) if log else ""), "engine_lost")
     w, h, channels, data = nst_png.png_decode(png)
     rgba = result_pixels(plan, (w, h), channels, data, job.content_rgba)
-    layer = host.add_result_layer(layer_name(job.style_names), plan, rgba)
+    extras = []
+    for name, data in extra_pngs:
+        ew, eh, ech, edata = nst_png.png_decode(data)
+        extras.append(Extra(name, "%s (%s): %s" % (title, name, " + ".join(job.style_names)),
+                            ew, eh, to_rgba(edata, ew, eh, ech)))
+    prefix = TITLES[ANALOGY_PROC] if job.method == "analogy" else TITLES[GATYS_PROC]
+    layer = host.add_result_layer(layer_name(job.style_names, prefix), plan, rgba, extras)
     host.progress(PHASE_FINISH[1], "%s: done" % title)
     return layer

@@ -175,6 +175,10 @@ def scenarios(inputs: dict) -> list[dict]:
         {"name": "indexed", "photo": photo, "procedure": fast, "args": tiny, "indexed": True},
         {"name": "group", "photo": photo, "procedure": fast, "args": tiny, "group": True},
         {"name": "defaults_only", "photo": photo, "procedure": fast},
+        {"name": "analogy_layer", "photo": photo, "procedure": "python-fu-image-analogy",
+         "ellipse": ellipse, "feather": 10, "reference_layer": style,
+         "args": {"size": 64, "reverse-output": True, "patchmatch-iterations": 2,
+                  "deconv-iterations": 2}},
     ]
 
 
@@ -336,6 +340,36 @@ def test_neural_style_feathered_ellipse(gimp_run):
 
 def test_fast_neural_style_feathered_ellipse(gimp_run):
     assert_styled_in_layer(gimp_run, "fast_ellipse", "Neural Style: tiny")
+
+
+def test_image_analogy_with_a_reference_layer_adds_a_prime_and_b(gimp_run):
+    """Filters ▸ Artistic ▸ Image Analogy…: the reference is another layer of the image; A' comes
+    above the photo, masked by the feathered selection, and B above the reference layer."""
+    name = "analogy_layer"
+    f = facts(gimp_run, name)
+    assert f["status"] == "success", f["message"] + explain(gimp_run)
+    before, after = f["layers_before"], f["layers_after"]
+    assert len(before) == 2, before
+    assert len(after) == 4, after
+    b, ref, a_prime, src = after
+    assert a_prime["name"] == "Image Analogy: style" and a_prime["mask"] and not src["mask"]
+    assert b["name"].startswith("Image Analogy (reverse)") and not b["mask"]
+    assert (b["w"], b["h"], b["offsets"]) == (ref["w"], ref["h"], ref["offsets"])
+    x1, y1, x2, y2 = f["selection"]
+    assert (a_prime["offsets"], a_prime["w"], a_prime["h"]) == ([x1, y1], x2 - x1, y2 - y1)
+    sw, sh = f["source"]["w"], f["source"]["h"]
+    assert np.array_equal(load(gimp_run, name, "source_before", (sh, sw, 4)),
+                          load(gimp_run, name, "source_after", (sh, sw, 4)))
+    cw, ch = f["canvas"]
+    sel = load(gimp_run, name, "selection", (ch, cw))
+    mask = load(gimp_run, name, "mask", (a_prime["h"], a_prime["w"]))
+    assert np.array_equal(mask, sel[y1:y2, x1:x2])
+    assert 0 < np.count_nonzero((mask > 0) & (mask < 255)), "feathered edge lost"
+    result = load(gimp_run, name, "result", (a_prime["h"], a_prime["w"], 4)).astype(int)
+    photo = load(gimp_run, name, "source_before", (sh, sw, 4)).astype(int)
+    crop = photo[y1 - f["source"]["offsets"][1]:y2 - f["source"]["offsets"][1],
+                 x1 - f["source"]["offsets"][0]:x2 - f["source"]["offsets"][0]]
+    assert np.abs(result[..., :3] - crop[..., :3]).mean() > 3.0, "A' is just the photo"
 
 
 def test_failing_job_leaves_image_unchanged(gimp_run):

@@ -139,7 +139,7 @@ class _Host:
     def progress(self, fraction, text):
         self.texts.append(text)
 
-    def add_result_layer(self, name, plan, rgba):
+    def add_result_layer(self, name, plan, rgba, extras=()):
         self.layers.append((name, plan, rgba))
         return name
 

@@ -22,6 +22,7 @@ from fake_engine import FakeEngine  # noqa: E402
 from engine.contract import FastParams, schema  # noqa: E402
 
 GATYS, FAST = "python-fu-neural-style", "python-fu-fast-neural-style"
+ANALOGY = "python-fu-image-analogy"
 
 
 def install_copy(folder: Path) -> Path:
@@ -81,20 +82,22 @@ def gatys_args(style="", use_layer=False, layer=None, **over):
 
 def test_both_procedures_register_under_filters_artistic(plugin):
     q = gimpfu.query()
-    assert set(q) == {GATYS, FAST}
-    for name in (GATYS, FAST):
+    assert set(q) == {GATYS, FAST, ANALOGY}
+    for name in (GATYS, FAST, ANALOGY):
         assert q[name]["menu"] == "<Image>/Filters/Artistic"
         assert q[name]["imagetypes"] == "RGB*, GRAY*"
         assert [p[1] for p in q[name]["params"][:3]] == ["run-mode", "image", "drawable"]
 
 
-@pytest.mark.parametrize("proc, method", [(GATYS, "gatys"), (FAST, "fast")])
+@pytest.mark.parametrize("proc, method", [(GATYS, "gatys"), (FAST, "fast"),
+                                          (ANALOGY, "analogy")])
 def test_arguments_equal_the_contract(plugin, proc, method):
     params = {p[1]: p for p in gimpfu._registered[proc]["params"]}
     for f in schema()["methods"][method]:
         p = params[f["name"].replace("_", "-")]
         if f["type"] == "float_list":
-            assert p[0] == gimpfu.PF_STRING and p[3] == ",".join(str(v) for v in f["default"])
+            assert p[0] == gimpfu.PF_STRING
+            assert [float(v) for v in p[3].split(",") if v] == f["default"], f["name"]
         elif f["type"] == "choice":
             assert p[0] == gimpfu.PF_RADIO and p[3] == f["default"]
             assert [v for _, v in p[4]] == f["choices"]

@@ -18,6 +18,7 @@ from engine.contract import FastParams, schema
 
 ROOT = Path(__file__).resolve().parents[1]
 GATYS, FAST = "python-fu-neural-style", "python-fu-fast-neural-style"
+ANALOGY = "python-fu-image-analogy"
 
 
 @pytest.fixture()
@@ -79,14 +80,16 @@ def build(m, case):
 # ----------------------------------------------------------------------------- registration
 
 def test_procedures_menu_and_types(gimp3):
-    assert gimp3.plugin.do_query_procedures() == [GATYS, FAST]
-    for name, label in ((GATYS, "Neural Style…"), (FAST, "Fast Neural Style…")):
+    assert gimp3.plugin.do_query_procedures() == [GATYS, FAST, ANALOGY]
+    for name, label in ((GATYS, "Neural Style…"), (FAST, "Fast Neural Style…"),
+                        (ANALOGY, "Image Analogy…")):
         proc = gimp3.plugin.do_create_procedure(name)
         assert proc.menu_label == label and proc.menu_paths == ["<Image>/Filters/Artistic"]
         assert proc.image_types == "RGB*, GRAY*"
 
 
-@pytest.mark.parametrize("proc_name, method", [(GATYS, "gatys"), (FAST, "fast")])
+@pytest.mark.parametrize("proc_name, method", [(GATYS, "gatys"), (FAST, "fast"),
+                                               (ANALOGY, "analogy")])
 def test_arguments_equal_the_contract(gimp3, proc_name, method):
     proc = gimp3.plugin.do_create_procedure(proc_name)
     specs = {s.name: s for s in proc.get_arguments()}
@@ -96,7 +99,7 @@ def test_arguments_equal_the_contract(gimp3, proc_name, method):
         s = specs[f["name"].replace("_", "-")]
         assert s.kind == kinds[f["type"]], f["name"]
         if f["type"] == "float_list":
-            assert s.default == ",".join(str(v) for v in f["default"])
+            assert [float(v) for v in s.default.split(",") if v] == f["default"], f["name"]
         else:
             assert s.default == f["default"], f["name"]
         if f["type"] in ("int", "float"):
@@ -106,6 +109,8 @@ def test_arguments_equal_the_contract(gimp3, proc_name, method):
     if method == "gatys":
         assert [specs[n].kind for n in ("style", "style-2", "style-3", "style-layer")] == \
             ["file", "file", "file", "drawable"]
+    if method == "analogy":
+        assert [specs[n].kind for n in ("reference", "reference-layer")] == ["file", "drawable"]
 
 
 # --------------------------------------------------------------------------------- geometry
@@ -209,7 +214,7 @@ def test_refusals_are_calling_errors_that_name_the_problem(gimp3, tmp_path):
 
 def test_docs_list_every_procedure_argument(gimp3):
     text = (ROOT / "docs" / "gimp.md").read_text()
-    for name in (GATYS, FAST):
+    for name in (GATYS, FAST, ANALOGY):
         assert f"`{name}`" in text
         for spec in gimp3.plugin.do_create_procedure(name).get_arguments():
             if spec.name not in ("run-mode", "image", "drawables"):
@@ -221,3 +226,68 @@ def test_missing_style_is_refused_before_the_engine_is_started(gimp3):
     status, message = run(gimp3, GATYS, img, [source])
     assert status == "calling-error" and "style painting" in message
     assert gimp3.engine.statuses == [], "the engine was started for nothing"
+
+
+# -------------------------------------------------------------------------- image analogy
+
+def _reference_layer(gimp3, img, name="Portrait painting"):
+    G = gimp3.Gimp
+    kind = G.ImageType.RGB_IMAGE if img.base_type == pc.gm.RGB else G.ImageType.GRAY_IMAGE
+    ref = G.Layer.new(img, name, 10, 6, kind, 100.0, G.LayerMode.NORMAL)
+    img.insert_layer(ref, None, 0)
+    ref.set_offsets(3, 2)
+    return ref
+
+
+def test_image_analogy_from_a_layer_adds_a_prime_and_b_in_one_undo_step(gimp3):
+    case = next(c for c in pc.CASES if c.ellipse)
+    img, source = build(gimp3, case)
+    ref = _reference_layer(gimp3, img)
+    steps = len(img.undo_steps)
+    status, message = run(gimp3, ANALOGY, img, [source], reference_layer=ref,
+                          reverse_output=True, size=96)
+    assert status == "success", message
+    req = gimp3.engine.requests[-1]
+    assert req["request"]["method"] == "analogy" and len(req["styles"]) == 1
+    assert req["request"]["params"]["reverse_output"] is True
+    assert gimp3.engine.parts == ["reverse"]
+    layers = img.get_layers()
+    a_prime = layers[img.get_item_position(source) - 1]
+    assert a_prime.get_name() == "Image Analogy: Portrait painting"
+    assert a_prime.get_mask() is not None and a_prime.edit_mask is False
+    b = layers[img.get_item_position(ref) - 1]
+    assert b.get_name().startswith("Image Analogy (reverse)")
+    assert (b.get_width(), b.get_height(), b.offsets) == (10, 6, (3, 2))
+    assert len(img.undo_steps) == steps + 1, "A' and B arrive in one undo step"
+    assert img.active_layer is a_prime
+    assert gimp3.Gimp.Image.created == []
+
+
+def test_image_analogy_from_a_file_puts_b_in_a_new_image(gimp3, tmp_path):
+    img, source = build(gimp3, pc.CASES[0])
+    ref = tmp_path / "painted_portrait.png"
+    ref.write_bytes(b"png bytes travel untouched")
+    status, message = run(gimp3, ANALOGY, img, [source], files={"reference": ref},
+                          reverse_output=True)
+    assert status == "success", message
+    assert gimp3.engine.requests[-1]["styles"] == [ref.read_bytes()]
+    (new,) = gimp3.Gimp.Image.created
+    assert (new.get_width(), new.get_height()) == (10, 6) and len(new.get_layers()) == 1
+    assert gimp3.Gimp.Display.opened == [], "no window in a non-interactive run"
+
+
+def test_image_analogy_without_a_reference_is_refused_before_the_engine_starts(gimp3):
+    img, source = build(gimp3, pc.CASES[0])
+    status, message = run(gimp3, ANALOGY, img, [source])
+    assert status == "calling-error" and "reference" in message
+    assert gimp3.engine.statuses == []
+
+
+def test_a_masked_result_leaves_the_layer_active_for_repeat(gimp3):
+    case = next(c for c in pc.CASES if c.ellipse)
+    img, source = build(gimp3, case)
+    assert run(gimp3, FAST, img, [source], model="tiny")[0] == "success"
+    result = img.active_layer
+    assert result.get_mask() is not None and result.edit_mask is False
+    # Repeat (Ctrl+F) runs on the active drawable: the result layer, which works.
+    assert run(gimp3, FAST, img, [result], model="tiny")[0] == "success"

@@ -94,12 +94,14 @@ def test_run_under_python27(py2, tmp_path, case, gray):
 def test_registration_under_python27(py2, tmp_path):
     out, _, _ = run_py27(py2, tmp_path, pc.CASES[1])
     reg = out["registered"]
-    assert set(reg) == {"python-fu-neural-style", "python-fu-fast-neural-style"}
+    assert set(reg) == {"python-fu-neural-style", "python-fu-fast-neural-style",
+                        "python-fu-image-analogy"}
     for proc, method in (("python-fu-neural-style", "gatys"),
-                         ("python-fu-fast-neural-style", "fast")):
+                         ("python-fu-fast-neural-style", "fast"),
+                         ("python-fu-image-analogy", "analogy")):
         params = {p[1]: p[2] for p in reg[proc]}
         for f in schema()["methods"][method]:
-            default = f["default"]
+            got = params[f["name"].replace("_", "-")]
             if f["type"] == "float_list":
-                default = ",".join(str(v) for v in default)
-            assert params[f["name"].replace("_", "-")] == default, f["name"]
+                got = [float(v) for v in got.split(",") if v]
+            assert got == f["default"], f["name"]

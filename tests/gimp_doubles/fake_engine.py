@@ -56,8 +56,11 @@ class FakeClient:
                 raise EngineError(*e.fail_job)
         return {"state": "done", "progress": 1.0}
 
-    def result(self, job_id):
+    def result(self, job_id, part=None):
         e = self.engine
+        if part == "reverse":  # an analogy's B: a small flat picture of its own size
+            e.parts.append(part)
+            return png_encode(10, 6, bytes([90, 120, 150, 255]) * 60, 4)
         w, h, channels, data = e.requests[-1]["content"]
         styled = stylize_rgba(w, h, bytes(data))
         if e.result_size:
@@ -83,6 +86,7 @@ class FakeEngine:
         self.fail_job = None
         self.cancel_at = None
         self.result_size = None
+        self.parts = []  # further images fetched by name
 
     load_config = staticmethod(load_config)
 

@@ -166,6 +166,7 @@ class Layer(Drawable):
         self.opacity, self.mode = opacity, mode
         self.offsets = (0, 0)
         self.mask: Channel | None = None
+        self.edit_mask = False  # True: the mask, not the layer, is what edits (and Repeat) hit
         self.created_for = image
 
     @property
@@ -207,6 +208,7 @@ class Layer(Drawable):
         if (mask.width, mask.height) != (self.width, self.height):
             raise GimpError("mask size differs from the layer's")
         self.mask = mask
+        self.edit_mask = True  # as in GIMP: a new mask becomes the active drawable
         mask.image = self.image
         if self.image is not None:
             self.image.record("mask " + self.name)

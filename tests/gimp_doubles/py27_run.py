@@ -122,6 +122,10 @@ class Pdb(object):
     def gimp_image_get_item_position(self, image, item):
         return image.layers.index(item)
 
+    def gimp_layer_set_edit_mask(self, layer, edit):
+        layer.edit_mask = bool(edit)
+        log.append("edit_mask %s" % bool(edit))
+
     def gimp_selection_bounds(self, image):
         sel = image.selection
         if sel is None or not any(sel):

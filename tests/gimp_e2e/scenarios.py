@@ -74,7 +74,14 @@ def build(sc):
     return image, layer, target
 
 
-def run_procedure(image, target, sc):
+def add_reference_layer(image, path):
+    """A second picture as a layer on top of the image (an analogy's reference)."""
+    ref = Gimp.file_load_layer(Gimp.RunMode.NONINTERACTIVE, image, Gio.File.new_for_path(path))
+    image.insert_layer(ref, None, 0)
+    return ref
+
+
+def run_procedure(image, target, sc, props=None):
     proc = Gimp.get_pdb().lookup_procedure(sc["procedure"])
     cfg = proc.create_config()
     cfg.set_property("run-mode", Gimp.RunMode.NONINTERACTIVE)
@@ -82,7 +89,7 @@ def run_procedure(image, target, sc):
     cfg.set_core_object_array("drawables", [target])
     for key, path in sc.get("files", {}).items():
         cfg.set_property(key, Gio.File.new_for_path(path))
-    for key, value in sc.get("args", {}).items():
+    for key, value in list(sc.get("args", {}).items()) + list((props or {}).items()):
         cfg.set_property(key, value)
     result = proc.run(cfg)
     status = result.index(0)
@@ -106,6 +113,9 @@ def layer_facts(image):
 def scenario(sc):
     name = sc["name"]
     image, layer, target = build(sc)
+    props = {}
+    if sc.get("reference_layer"):
+        props["reference-layer"] = add_reference_layer(image, sc["reference_layer"])
     facts = {"name": name, "canvas": [image.get_width(), image.get_height()],
              "base_type": image.get_base_type().value_nick}
     facts["layers_before"] = layer_facts(image)
@@ -117,7 +127,7 @@ def scenario(sc):
     before, facts["composite"] = composite(image)
     dump(name + ".composite_before", before)
     dump(name + ".selection", selection_mask(image))
-    facts["status"], facts["message"] = run_procedure(image, target, sc)
+    facts["status"], facts["message"] = run_procedure(image, target, sc, props)
     facts["layers_after"] = layer_facts(image)
     dump(name + ".source_after", pixels(layer))
     after, _ = composite(image)

@@ -105,8 +105,12 @@ class GroupLayer(model.GroupLayer):
     pass
 
 
+class Image(model.Image):
+    pass
+
+
 class _Gimp:
-    """The `gimp` module: layers, progress, messages, displays."""
+    """The `gimp` module: layers, images, progress, messages, displays."""
 
     Layer = Layer
 
@@ -117,6 +121,16 @@ class _Gimp:
         self.progress = []
         self.messages = []
         self.flushes = 0
+        self.images = []  # made by the plug-in (gimp.Image)
+        self.displays = []
+
+    def Image(self, width, height, base_type):  # noqa: N802  (gimpfu's name)
+        image = Image(width, height, base_type)
+        self.images.append(image)
+        return image
+
+    def Display(self, image):  # noqa: N802
+        self.displays.append(image)
 
     def progress_init(self, text=None):
         self.progress.append((0.0, text))
@@ -163,6 +177,9 @@ class _Pdb:
 
     def gimp_item_is_valid(self, item):
         return item is not None
+
+    def gimp_layer_set_edit_mask(self, layer, edit):
+        layer.edit_mask = bool(edit)
 
     def gimp_item_get_image(self, item):
         return item.image

@@ -86,6 +86,8 @@ flushes = []
 def reset():
     progress.clear()
     flushes.clear()
+    Image.created.clear()
+    Display.opened.clear()
 
 
 def progress_init(text):
@@ -244,6 +246,12 @@ class Layer(_ItemMixin, model.Layer):
     def get_mask(self):
         return self.mask
 
+    def set_edit_mask(self, edit):
+        self.edit_mask = bool(edit)
+
+    def get_image(self):
+        return self.image
+
     def create_mask(self, kind):
         if kind != AddMaskType.SELECTION:
             raise NotImplementedError("only selection masks are modelled")
@@ -260,6 +268,14 @@ class GroupLayer(_ItemMixin, model.GroupLayer):
 
 
 class Image(model.Image):
+    created: list = []  # images made by plug-ins (Gimp.Image.new), newest last
+
+    @classmethod
+    def new(cls, width, height, base_type):
+        image = cls(width, height, int(base_type))
+        cls.created.append(image)
+        return image
+
     def get_base_type(self):
         return ImageBaseType(self.base_type)
 
@@ -282,6 +298,15 @@ class Image(model.Image):
     def insert_layer(self, layer, parent, position):
         super().insert_layer(layer, parent, position)
         return True
+
+
+class Display:
+    opened: list = []
+
+    @classmethod
+    def new(cls, image):
+        cls.opened.append(image)
+        return cls()
 
 
 class Selection:
