@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 # are the trade-off itself: style is STYLE_UNIT times as important as keeping the photo's structure.
 STYLE_UNIT = 10.0
 TV_UNIT = 2.0
+# The same for the patch loss (patches.py, 1 = the photo's own distance to the painting's
+# patches): measured on the shared photos, a stronger pull dissolves the photo's structure.
+PATCH_UNIT = 2.5
 
 
 def _tensor(rgb: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -152,7 +155,8 @@ def stylize(
     stages = plan(content_wh, params)
     budget = total_cost(stages)
     done_cost = 0.0
-    w = Weights(params.content_weight, params.style_weight * STYLE_UNIT,
+    patch = params.style_loss is StyleLossKind.PATCH
+    w = Weights(params.content_weight, params.style_weight * (PATCH_UNIT if patch else STYLE_UNIT),
                 params.tv_weight * TV_UNIT)
     image: torch.Tensor | None = None
     objective: Objective | None = None
@@ -167,7 +171,7 @@ def stylize(
         mask_t = None
         if mask is not None:
             mask_t = _tensor(resize_gray(mask, size)[..., None], device)
-        targets = _patch_targets if params.style_loss is StyleLossKind.PATCH else _targets
+        targets = _patch_targets if patch else _targets
         content_loss, style_losses = targets(net, content_t, styles, weights, stage, params,
                                              mask_t, dtype, device)
         objective = Objective(net, content_loss, style_losses, w, dtype)
