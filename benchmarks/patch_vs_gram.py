@@ -102,6 +102,20 @@ def _summary(label: str, rows: list[dict]) -> dict:
     return s
 
 
+def _print_summaries(result: dict, rows: list[dict], paintings: list[Path]) -> None:
+    done = [p for p in paintings if any(r["painting"] == p.stem for r in rows)]
+    summaries = [_summary(p.stem, [r for r in rows if r["painting"] == p.stem]) for p in done]
+    summaries.append(_summary("all", rows))
+    result["summaries"] = summaries
+    result["load_average"] = os.getloadavg()
+    print("\nmeans, Gram->patch (ratio)    content                patch                  "
+          "seconds")
+    for s in summaries:
+        print(f"{s['label']:22s} {s['pairs']:2d} pairs  "
+              + "  ".join(f"{s['gram_' + k]:6.3f}->{s['patch_' + k]:6.3f} ({s['ratio_' + k]:.2f}x)"
+                          for k in ("content", "patch", "seconds")), flush=True)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--photos", type=int, default=13, help="the first N shared photos (sorted)")
@@ -110,6 +124,9 @@ def main() -> int:
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--memory-size", type=int, default=1024)
     ap.add_argument("--no-memory", action="store_true")
+    ap.add_argument("--memory-only", action="store_true")
+    ap.add_argument("--memory-photo", default="astronaut_portrait",
+                    help="square photo (the worst case for a given longest side)")
     ap.add_argument("--keep", help="keep the output PNGs in this folder")
     ap.add_argument("--json", help="also write every figure to this JSON file")
     a = ap.parse_args()
@@ -120,12 +137,16 @@ def main() -> int:
     score = _scorer()
     modes = {"gram": GatysParams(size=a.size),
              "patch": GatysParams(size=a.size, style_loss=StyleLoss.PATCH)}
-    rows = []
+    rows: list[dict] = []
+    result: dict = {"size": a.size, "pairs": rows, "cpu_count": os.cpu_count()}
+    if a.memory_only:
+        photos = []
     with tempfile.TemporaryDirectory() as tmp:
         out_dir = Path(a.keep or tmp)
         out_dir.mkdir(parents=True, exist_ok=True)
-        for painting in paintings:
-            for photo in photos:
+        # Photo by photo across all paintings: a run cut short still covers every painting.
+        for photo in photos:
+            for painting in paintings:
                 row = {"photo": photo.stem, "painting": painting.stem}
                 for mode, params in modes.items():
                     out = out_dir / f"{photo.stem}__{painting.stem}__{mode}.png"
@@ -141,24 +162,20 @@ def main() -> int:
                           + (f" ({run['s_per_match']} s each)" if run["matches"] else ""),
                           flush=True)
                 rows.append(row)
-    summaries = [_summary(p.stem, [r for r in rows if r["painting"] == p.stem])
-                 for p in paintings]
-    summaries.append(_summary("all", rows))
-    print("\nmeans (patch/Gram ratio)    content              patch                "
-          "seconds")
-    for s in summaries:
-        print(f"{s['label']:24s} {s['pairs']:2d} pairs  "
-              + "  ".join(f"{s['gram_' + k]:6.3f}->{s['patch_' + k]:6.3f} ({s['ratio_' + k]:.2f}x)"
-                          for k in ("content", "patch", "seconds")))
-    result = {"size": a.size, "pairs": rows, "summaries": summaries,
-              "cpu_count": os.cpu_count(), "load_average": os.getloadavg()}
+                if a.json:  # after every pair, so an interrupted run keeps its figures
+                    Path(a.json).write_text(json.dumps(result, indent=1))
+            _print_summaries(result, rows, paintings)
+    if a.json and rows:
+        Path(a.json).write_text(json.dumps(result, indent=1))
     if not a.no_memory:
-        result["memory"] = _memory(a.memory_size, photos[0], paintings[0])
+        result["memory"] = _memory(a.memory_size,
+                                   SHARED / "images/content" / f"{a.memory_photo}.jpg",
+                                   paintings[0])
         print(f"\npeak RSS of one {a.memory_size} px patch run: "
               f"{result['memory']['peak_rss_gb']} GB (psutil sampled "
               f"{result['memory']['psutil_sampled_peak_gb']} GB), "
               f"{result['memory']['seconds']} s")
-    print(f"load average at the end: {result['load_average']} on {os.cpu_count()} CPUs")
+    print(f"load average at the end: {os.getloadavg()} on {os.cpu_count()} CPUs")
     if a.json:
         Path(a.json).write_text(json.dumps(result, indent=1))
     return 0

@@ -31,7 +31,7 @@ STYLE_UNIT = 10.0
 TV_UNIT = 2.0
 # The same for the patch loss (patches.py, 1 = the photo's own distance to the painting's
 # patches): measured on the shared photos, a stronger pull dissolves the photo's structure.
-PATCH_UNIT = 2.5
+PATCH_UNIT = 2.25
 
 
 def _tensor(rgb: np.ndarray, device: torch.device) -> torch.Tensor:
