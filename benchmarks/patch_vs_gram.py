@@ -8,8 +8,9 @@ asks for (patch score <= 0.75x Gram's, content <= 1.2x, wall time <= 1.5x). Fina
 of one --memory-size patch run of the CLI in a child process (the kernel's ru_maxrss, and psutil's
 sampled peak as a cross-check).
 
-Usage: python benchmarks/patch_vs_gram.py [--photos N] [--paintings a b ...] [--size 512]
-       [--memory-size 1024 | --no-memory] [--keep DIR] [--json FILE] [--style-loss-flags ...]
+Usage: python benchmarks/patch_vs_gram.py [--photos N | --photo NAME ...] [--paintings a b ...]
+       [--size 512] [--memory-size 1024 | --no-memory | --memory-only] [--keep DIR] [--json FILE]
+       python benchmarks/patch_vs_gram.py --merge a.json b.json   # means over several runs
 """
 
 from __future__ import annotations
@@ -129,7 +130,15 @@ def main() -> int:
                     help="square photo (the worst case for a given longest side)")
     ap.add_argument("--keep", help="keep the output PNGs in this folder")
     ap.add_argument("--json", help="also write every figure to this JSON file")
+    ap.add_argument("--merge", nargs="+", metavar="JSON",
+                    help="only print the means over the pairs of earlier runs' --json files")
     a = ap.parse_args()
+    if a.merge:
+        rows = [r for f in a.merge for r in json.loads(Path(f).read_text())["pairs"]]
+        names = list(dict.fromkeys(r["painting"] for r in rows))
+        _print_summaries({}, rows, [Path(n) for n in names])
+        print("pairs: " + ", ".join(f"{r['photo']} x {r['painting']}" for r in rows))
+        return 0
 
     photos = sorted((SHARED / "images/content").glob("*.jpg"))
     photos = [p for p in photos if p.stem in a.photo] if a.photo else photos[:a.photos]
