@@ -61,6 +61,18 @@ class Upscale(enum.Enum):
     SMOOTH = "smooth"  # Lanczos
 
 
+class StyleLoss(enum.Enum):
+    GRAM = "gram"
+    PATCH = "patch"
+
+
+class PatchLayers(enum.Enum):
+    RELU3_RELU4 = "relu3_1+relu4_1"
+    RELU3 = "relu3_1"
+    RELU4 = "relu4_1"
+    RELU2_RELU3_RELU4 = "relu2_1+relu3_1+relu4_1"
+
+
 class JobState(enum.Enum):
     QUEUED = "queued"
     RUNNING = "running"
@@ -174,6 +186,25 @@ class GatysParams:
                                    "structure).", label="Multi-scale", advanced=True)
     pooling: Pooling = param(Pooling.MAX, "Pooling in the VGG19 feature extractor.",
                              label="Pooling", advanced=True)
+    style_loss: StyleLoss = param(StyleLoss.GRAM,
+                                  "gram: the painting's global statistics (colours and textures "
+                                  "spread evenly); patch: every small patch repainted with the "
+                                  "painting's most similar stroke (keeps its brushwork).",
+                                  label="Style loss")
+    patch_size: int = param(3, "Patch style: side of a patch, in VGG19 feature cells.",
+                            min=1, max=7, label="Patch size", advanced=True)
+    patch_layers: PatchLayers = param(PatchLayers.RELU3_RELU4,
+                                      "Patch style: the VGG19 layers whose patches are matched.",
+                                      label="Patch layers", advanced=True)
+    patch_rematch: int = param(10, "Patch style: iterations between re-matching each patch to "
+                                   "its nearest painting patch.", min=1, max=1000,
+                               label="Re-match every", advanced=True)
+    patch_stride: int = param(2, "Patch style: the painting's patches are taken every N cells "
+                                 "(1 = all; 2 is 4x faster).", min=1, max=4,
+                              label="Painting patch stride", advanced=True)
+    patch_augment: bool = param(False, "Patch style: also match slightly rotated and rescaled "
+                                       "copies of the painting (slower).",
+                                label="Augment painting", advanced=True)
     upscale: Upscale = param(Upscale.SHARP, "How a result rendered smaller than the region is "
                                             "brought to its size: sharp (the super-resolution "
                                             "network) or smooth (Lanczos).", label="Upscale")

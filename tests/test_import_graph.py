@@ -52,8 +52,10 @@ def import_graph() -> dict[str, set[str]]:
                     prefix = f"{base}.{node.module}" if node.module else base
                 else:
                     prefix = node.module or ""
-                # `from pkg import name`: name may be a submodule or an attribute of pkg.
-                targets = [f"{prefix}.{a.name}" for a in node.names] + [prefix]
+                # `from pkg import name`: the submodule pkg.name where there is one, else an
+                # attribute of pkg (the package itself is then the dependency).
+                targets = [f"{prefix}.{a.name}" if f"{prefix}.{a.name}" in known else prefix
+                           for a in node.names]
             for t in targets:
                 dep = _resolve(t, known)
                 if dep and dep != mod:

@@ -22,8 +22,12 @@ from engine.contract import (
     check_styles,
     params_to_dict,
 )
+from engine.contract import (
+    StyleLoss as StyleLossKind,
+)
 from engine.errors import BadImage, BadParameter
 from engine.eta import StagedEta
+from engine.gatys import patches
 from engine.gatys.features import ALL_LAYERS, CONTENT_LAYER, STYLE_LAYERS, gram, layer_mask
 from engine.gatys.losses import ContentLoss, StyleLoss, blend_grams
 from engine.gatys.optimise import Objective, Weights, optimise
@@ -37,6 +41,9 @@ log = logging.getLogger(__name__)
 # are the trade-off itself: style is STYLE_UNIT times as important as keeping the photo's structure.
 STYLE_UNIT = 10.0
 TV_UNIT = 2.0
+# The same for the patch loss (patches.py, 1 = the photo's own distance to the painting's
+# patches): measured on the shared photos, a stronger pull dissolves the photo's structure.
+PATCH_UNIT = 2.25
 
 
 def _tensor(rgb: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -57,26 +64,34 @@ def _check_inputs(content: np.ndarray, styles: Sequence[np.ndarray],
     return list(params.style_weights) if params.style_weights else [1.0] * len(styles)
 
 
+def _features(net, x: torch.Tensor, dtype: torch.dtype | None, device: torch.device
+              ) -> dict[str, torch.Tensor]:
+    ctx = torch.autocast(device.type, dtype=dtype) if dtype else torch.autocast(
+        device.type, enabled=False)
+    with torch.no_grad(), ctx:
+        if device.type == "cpu":
+            x = x.contiguous(memory_format=torch.channels_last)
+        return {k: v.float() for k, v in net(x, ALL_LAYERS).items()}
+
+
+def _painting(rgb: np.ndarray, stage: Stage, params: GatysParams) -> np.ndarray:
+    # The painting is scaled relative to the output, so style_scale sets brush-stroke size.
+    side = max(16, round(max(stage.width, stage.height) * params.style_scale))
+    return resize_rgb(rgb, style_size((rgb.shape[1], rgb.shape[0]), side))
+
+
 def _targets(net, content_t: torch.Tensor, styles: Sequence[np.ndarray], weights: list[float],
              stage: Stage, params: GatysParams, mask_t: torch.Tensor | None,
              dtype: torch.dtype | None, device: torch.device
              ) -> tuple[ContentLoss, dict[str, StyleLoss]]:
     """Content features and blended style Gram targets at one scale, computed once, no grad."""
     def features(x: torch.Tensor) -> dict[str, torch.Tensor]:
-        ctx = torch.autocast(device.type, dtype=dtype) if dtype else torch.autocast(
-            device.type, enabled=False)
-        with torch.no_grad(), ctx:
-            if device.type == "cpu":
-                x = x.contiguous(memory_format=torch.channels_last)
-            return {k: v.float() for k, v in net(x, ALL_LAYERS).items()}
+        return _features(net, x, dtype, device)
 
     fc = features(content_t)
     style_grams: dict[str, list[torch.Tensor]] = {k: [] for k in STYLE_LAYERS}
     for rgb in styles:
-        # The painting is scaled relative to the output, so style_scale sets brush-stroke size.
-        side = max(16, round(max(stage.width, stage.height) * params.style_scale))
-        sw, sh = style_size((rgb.shape[1], rgb.shape[0]), side)
-        fs = features(_tensor(resize_rgb(rgb, (sw, sh)), device))
+        fs = features(_tensor(_painting(rgb, stage, params), device))
         for k in STYLE_LAYERS:
             style_grams[k].append(gram(fs[k]))
         del fs
@@ -86,6 +101,24 @@ def _targets(net, content_t: torch.Tensor, styles: Sequence[np.ndarray], weights
         m = layer_mask(mask_t, fc[k]) if mask_t is not None else None
         style_losses[k] = StyleLoss(target, gram(fc[k], m), mask_t)
     return ContentLoss(fc[CONTENT_LAYER]), style_losses
+
+
+def _patch_targets(net, content_t: torch.Tensor, styles: Sequence[np.ndarray],
+                   weights: list[float], stage: Stage, params: GatysParams,
+                   mask_t: torch.Tensor | None, dtype: torch.dtype | None, device: torch.device
+                   ) -> tuple[ContentLoss, dict[str, patches.PatchLoss]]:
+    """Content features and the patch style losses (see patches.py) at one scale."""
+    fc = _features(net, content_t, dtype, device)
+    copies, keep = [], []
+    for rgb, weight in zip(styles, weights, strict=True):
+        painting = _painting(rgb, stage, params)
+        for copy in patches.augmented(painting) if params.patch_augment else [painting]:
+            copies.append(lambda c=copy: _features(net, _tensor(c, device), dtype, device))
+            keep.append(weight)
+    losses = patches.patch_losses(fc, copies, keep, patches.LAYERS[params.patch_layers],
+                                  params.patch_size, params.patch_stride, params.patch_rematch,
+                                  mask_t, dtype)
+    return ContentLoss(fc[CONTENT_LAYER]), losses
 
 
 def _initial(params: GatysParams, content_t: torch.Tensor, styles: Sequence[np.ndarray],
@@ -131,12 +164,14 @@ def stylize(
     stages = plan(content_wh, params)
     budget = total_cost(stages)
     done_cost = 0.0
-    w = Weights(params.content_weight, params.style_weight * STYLE_UNIT,
+    patch = params.style_loss is StyleLossKind.PATCH
+    w = Weights(params.content_weight, params.style_weight * (PATCH_UNIT if patch else STYLE_UNIT),
                 params.tv_weight * TV_UNIT)
     image: torch.Tensor | None = None
     objective: Objective | None = None
     total_iters = sum(s.iterations for s in stages)
     iteration_base = 0
+    match_seconds: list[float] = []
 
     timer = StagedEta.of([(s.width * s.height, s.iterations) for s in stages], kind="gatys")
     for index, stage in enumerate(stages):
@@ -147,8 +182,9 @@ def stylize(
         mask_t = None
         if mask is not None:
             mask_t = _tensor(resize_gray(mask, size)[..., None], device)
-        content_loss, style_losses = _targets(net, content_t, styles, weights, stage, params,
-                                              mask_t, dtype, device)
+        targets = _patch_targets if patch else _targets
+        content_loss, style_losses = targets(net, content_t, styles, weights, stage, params,
+                                             mask_t, dtype, device)
         objective = Objective(net, content_loss, style_losses, w, dtype)
         if image is None:
             image = _initial(params, content_t, styles, device)
@@ -169,6 +205,8 @@ def stylize(
 
         timer.steps_begin(index)
         image = optimise(image, objective, stage.iterations, params.optimizer, report, cancel)
+        match_seconds += [t for loss in style_losses.values()
+                          for t in getattr(loss, "match_seconds", [])]
         done_cost += stage.cost
         iteration_base += stage.iterations
 
@@ -190,6 +228,9 @@ def stylize(
         "optimise_seconds": round(time.perf_counter() - t0, 3),
         "params": params_to_dict(params),
     }
+    if match_seconds:
+        info["patch_matches"] = len(match_seconds)
+        info["patch_match_seconds"] = round(sum(match_seconds), 3)
     return MethodResult(np.clip(rgb, 0.0, 1.0).astype(np.float32), info)
 
 
