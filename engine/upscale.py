@@ -1,10 +1,9 @@
 """Bringing a result to photo size: `smooth` (Lanczos, what every image editor does) or `sharp`
 (the project's super-resolution network, export/upscaler.py, run through onnxruntime in tiles).
 
-The network multiplies both sides by its `scale` (4). For any other factor it runs as many times
-as needed to reach or pass the target (once up to 4x, twice up to 16x) and Lanczos brings the
-result down to the exact size; shrinking an over-sharp image loses nothing, stretching a soft one
-is what we are avoiding. Tiles are cut in the input with `context` pixels of overlap that are
+The network multiplies both sides by its `scale` (4). For any other factor it runs once (up to
+10x, twice beyond) and Lanczos brings the result to the exact size: down (shrinking an over-sharp
+image loses nothing) or up by at most 2.5x (`passes_for` says why not more passes). Tiles are cut in the input with `context` pixels of overlap that are
 thrown away after the run (the network sees only that far), so a tiled result equals the one-piece
 result: no feathering, no seam.
 """
@@ -28,6 +27,7 @@ log = logging.getLogger(__name__)
 KIND = "upscaler"
 TILE = 384  # input pixels per tile side: ~2.4 MP of output per run at 4x, ~300 MB of memory
 MAX_PASSES = 2
+LANCZOS_UP = 2.5  # the most Lanczos may stretch after the network's passes
 
 
 def find_network():
@@ -70,10 +70,16 @@ def run_network(rgb: np.ndarray, sess, context: int, *, tile: int = TILE,
 
 
 def passes_for(factor: float, scale: int) -> int:
-    """Network passes to reach a factor (then Lanczos down to the exact size)."""
+    """Network passes for a factor; Lanczos does the rest, up (by less than LANCZOS_UP) or down.
+    One pass up to 4x (2x is the 4x result shrunk), and a second pass only where Lanczos would
+    otherwise stretch by more than LANCZOS_UP: the second pass's image is then at most
+    (scale / LANCZOS_UP)^2 = 2.6 times the target's pixels, never 16 times."""
     if factor <= 1.0:
         return 0
-    return min(MAX_PASSES, max(1, math.ceil(math.log(factor) / math.log(scale) - 1e-6)))
+    n = max(1, math.floor(math.log(factor) / math.log(scale) + 1e-9))
+    if factor / scale**n > LANCZOS_UP:
+        n += 1
+    return min(MAX_PASSES, n)
 
 
 def to_size(rgb: np.ndarray, size: tuple[int, int], mode: Upscale = Upscale.SHARP, *,

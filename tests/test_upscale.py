@@ -100,8 +100,8 @@ def test_tiled_equals_one_piece(with_models) -> None:
 def test_passes_for_each_factor() -> None:
     from engine.upscale import passes_for
 
-    assert [passes_for(f, 4) for f in (1.0, 1.5, 4.0, 4.01, 8.3, 16.0, 40.0)] == \
-        [0, 1, 1, 2, 2, 2, 2]
+    assert [passes_for(f, 4) for f in (1.0, 1.5, 4.0, 4.14, 8.3, 10.5, 16.0, 40.0)] == \
+        [0, 1, 1, 1, 1, 2, 2, 2]
 
 
 def test_upscale_parameter_is_validated() -> None:
