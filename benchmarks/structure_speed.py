@@ -2,7 +2,8 @@
 path's whole command on a 4 MP photo, for a base commit and the working tree, interleaved so a
 change in machine load hits both alike.
 
-The base commit is checked out into a temporary git worktree and each tree runs its own code
+The base commit is checked out into a temporary git worktree beside this checkout (so both see
+the same ../shared) and each tree runs its own code
 (`benchmarks/gatys_vs_pastiche.py --speed-only` for s/iteration; `python -m engine stylize -m
 MODEL` for the fast command). Prints the medians and the ratios after/before.
 
@@ -54,7 +55,8 @@ def main() -> int:
     a = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="nst-structure-"))
-    base = work / "base"
+    # Beside this checkout, so the base finds ../shared as the working tree does.
+    base = ROOT.parent / f".nst-structure-base-{work.name}"
     subprocess.run(["git", "worktree", "add", "--detach", str(base), a.base], cwd=ROOT,
                    check=True, capture_output=True)
     try:

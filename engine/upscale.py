@@ -3,9 +3,9 @@
 
 The network multiplies both sides by its `scale` (4). For any other factor it runs once (up to
 10x, twice beyond) and Lanczos brings the result to the exact size: down (shrinking an over-sharp
-image loses nothing) or up by at most 2.5x (`passes_for` says why not more passes). Tiles are cut in the input with `context` pixels of overlap that are
-thrown away after the run (the network sees only that far), so a tiled result equals the one-piece
-result: no feathering, no seam.
+image loses nothing) or up by at most 2.5x (`passes_for` says why not more passes). Tiles are
+cut in the input with `context` pixels of overlap that are thrown away after the run (the network
+sees only that far), so a tiled result equals the one-piece result: no feathering, no seam.
 """
 
 from __future__ import annotations

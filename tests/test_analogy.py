@@ -13,6 +13,7 @@ import torch
 from PIL import Image
 
 from engine.analogy import patchmatch as pm
+from engine.analogy import reconstruct
 from engine.analogy.reconstruct import analogize, match
 from engine.cancel import CancelToken
 from engine.contract import AnalogyParams
@@ -122,15 +123,25 @@ def test_same_image_gives_itself_back(photo):
     assert score_b >= 30.0
 
 
-def test_translation_is_recovered(photo):
+@pytest.fixture(params=["exact", "patchmatch"])
+def search(request, monkeypatch):
+    """Small pictures are searched exactly (it is cheaper); make brute force look expensive to
+    run the same pipeline on PatchMatch."""
+    if request.param == "patchmatch":
+        monkeypatch.setattr(reconstruct, "BRUTE_S_PER_MAC", 1.0)
+    return request.param
+
+
+def test_translation_is_recovered(photo, search):
     ty, tx = 6, 10  # B' is A moved up-left by (6, 10) pixels
     a = photo[:96, :128]
     bprime = photo[ty:ty + 96, tx:tx + 128]
     m = match(a, bprime, _params(size=128))
+    assert search in " ".join(m.info["stages"].values())
     off = m.field_ab.offsets().numpy()
     interior = (slice(8, 96 - 8 - ty), slice(8, 128 - 8 - tx))
     ok = (off[0][interior] == -ty) & (off[1][interior] == -tx)
-    print(f"translation recovered at {ok.mean():.1%} of interior positions")
+    print(f"{search}: translation recovered at {ok.mean():.1%} of interior positions")
     assert ok.mean() >= 0.90
 
 
@@ -174,7 +185,9 @@ def test_progress_is_monotonic_and_ends_at_one(photo):
 
 
 @pytest.mark.parametrize("after", ["exact search", "patchmatch", "deconvolution"])
-def test_cancel_stops_the_run(photo, after):
+def test_cancel_stops_the_run(photo, after, monkeypatch):
+    if after == "patchmatch":
+        monkeypatch.setattr(reconstruct, "BRUTE_S_PER_MAC", 1.0)
     token = CancelToken()
     seen = []
 

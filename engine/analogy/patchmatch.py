@@ -191,6 +191,8 @@ class _Search:
             # Left, right, up, down neighbour `jump` cells away: its match moved back by the
             # same step is a candidate for this cell.
             for dy, dx in ((0, jump), (0, -jump), (jump, 0), (-jump, 0)):
+                if abs(dy) >= self.shape[0] or abs(dx) >= self.shape[1]:
+                    continue  # no neighbour that far on this (small) map
                 y, x = self.yx()
                 sy, ok = _shift(y, dy, dx)
                 sx, _ = _shift(x, dy, dx)

@@ -40,12 +40,16 @@ LAYERS = ("relu5_1", "relu4_1", "relu3_1", "relu2_1", "relu1_1")
 PIXEL_PATCH = 3  # the authors vote the final pixels with 3 x 3 patches
 PCA_DIMS = 32  # descriptor length per pair for PatchMatch on large layers (see patchmatch.py)
 MIN_SIDE = 32  # relu5_1 is 1/16 of the image: below this there is nothing left to match
-# Seconds per multiply-add, measured on the 2-core CPU (benchmarks/analogy_speed.py prints the
-# per-stage times these come from): convolution (bf16), the brute-force product + diagonal sums,
-# and PatchMatch's gathers. They decide brute force vs PatchMatch and weight the progress bar.
+# Seconds per multiply-add of each kind of work, for the search choice and the progress weights.
+# Only the ratios decide the search; they come from benchmarks/analogy_search.py on real
+# features (224 px, a heavily shared 2-core CPU): the brute-force product + diagonal sums ran at
+# 0.7-1.1 s per G (relu3_1, relu2_1), PatchMatch at 24-43 s per G of `patchmatch_cost` (gathers,
+# one thread), the PCA descriptors at ~3.5 s per G of `descriptor_cost`. Absolute values: bf16
+# convolution at ~60 G/s when the machine is quiet.
 CONV_S_PER_MAC = 1.0 / 60e9
 BRUTE_S_PER_MAC = 1.0 / 20e9
-PM_S_PER_MAC = 1.0 / 1.5e9
+PM_S_PER_MAC = 35 * BRUTE_S_PER_MAC
+DESCRIPTOR_S_PER_MAC = 5 * BRUTE_S_PER_MAC
 
 
 @dataclass
@@ -104,7 +108,6 @@ def _conv_macs(h: int, w: int, lower: str | None, upper: str) -> float:
     start = LAYER_NAMES.index(lower) + 1 if lower else 0
     stop = LAYER_NAMES.index(upper)
     total, c_in, block = 0.0, 3, 1
-    conv_i = 0
     for i, name in enumerate(LAYER_NAMES[: stop + 1]):
         if name.startswith("pool"):
             h, w, block = h // 2, w // 2, block + 1
@@ -113,7 +116,6 @@ def _conv_macs(h: int, w: int, lower: str | None, upper: str) -> float:
             if i >= start:
                 total += h * w * c_in * c_out * 9
             c_in = c_out
-            conv_i += 1
     return total
 
 
@@ -172,7 +174,7 @@ class _Analogy:
             match = sum(pm.patchmatch_cost(s, dims, self.p.patchmatch_iterations, self.radii[i],
                                            t) for s, t in ((sa, sb), (sb, sa))[:sides])
             match *= PM_S_PER_MAC
-            match += 2 * pm.descriptor_cost(sa, sb, c // 2, k, PCA_DIMS) * CONV_S_PER_MAC
+            match += 2 * pm.descriptor_cost(sa, sb, c // 2, k, PCA_DIMS) * DESCRIPTOR_S_PER_MAC
             self.how[name] = "exact" if brute <= match else "patchmatch"
             self.cost[name + ":search"] = min(brute, match)
             if i + 1 < len(LAYERS):
