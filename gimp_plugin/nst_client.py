@@ -180,24 +180,62 @@ class Client(object):
         return self._json("DELETE", "/jobs/%s" % job_id)
 
     def wait(self, job_id, on_progress=None, poll=0.25):
+        """Follows the job over one open connection (GET jobs/{id}/watch) where the engine has
+        it: if this process dies (GIMP's Cancel ends it), the engine sees the socket close and
+        cancels the job at once. Polls otherwise (an older engine), or if the stream breaks."""
+        try:
+            for status in self._watch(job_id):
+                final = self._on_status(job_id, status, on_progress)
+                if final is not None:
+                    return final
+        except EngineError as exc:
+            if exc.code not in ("not_found", "timeout", "engine_unreachable", "bad_response"):
+                raise
         while True:
-            status = self.status(job_id)
-            state = status.get("state")
-            if on_progress is not None and on_progress(status) is False:
-                try:
-                    self.cancel(job_id)
-                except EngineError:
-                    pass  # the job may have finished meanwhile; the user still cancelled
-                raise EngineError("cancelled", "Cancelled.")
-            if state == "done":
-                return status
-            if state in ("failed", "cancelled"):
-                err = status.get("error") or {}
-                code = err.get("code") or ("cancelled" if state == "cancelled" else "internal")
-                message = err.get("message") or ("The job was cancelled." if state == "cancelled"
-                                                 else "The job failed.")
-                raise EngineError(code, message)
+            final = self._on_status(job_id, self.status(job_id), on_progress)
+            if final is not None:
+                return final
             time.sleep(poll)
+
+    def _watch(self, job_id):
+        """The job's status lines as dicts, as the engine sends them."""
+        resp = self._open("GET", "/jobs/%s/watch" % job_id)
+        try:
+            line = b""
+            while True:
+                ch = self._guard(lambda: resp.read(1))  # Python 2: readline ignores chunks
+                if not ch:
+                    return
+                if ch != b"\n":
+                    line += ch
+                    continue
+                try:
+                    yield json.loads(to_text(line))
+                except ValueError:
+                    raise EngineError("bad_response", "The engine sent a status that is not "
+                                      "JSON.")
+                line = b""
+        finally:
+            resp.close()
+
+    def _on_status(self, job_id, status, on_progress):
+        """The final status of a done job, None while it runs; raises for the other ends."""
+        state = status.get("state")
+        if on_progress is not None and on_progress(status) is False:
+            try:
+                self.cancel(job_id)
+            except EngineError:
+                pass  # the job may have finished meanwhile; the user still cancelled
+            raise EngineError("cancelled", "Cancelled.")
+        if state == "done":
+            return status
+        if state in ("failed", "cancelled"):
+            err = status.get("error") or {}
+            code = err.get("code") or ("cancelled" if state == "cancelled" else "internal")
+            message = err.get("message") or ("The job was cancelled." if state == "cancelled"
+                                             else "The job failed.")
+            raise EngineError(code, message)
+        return None
 
     # -- a submitted job's engine ----------------------------------------------------------
 
@@ -236,18 +274,25 @@ class Client(object):
                               "(is something else listening on that port?)." % self.url)
 
     def _call(self, method, path, body=None, headers=None):
+        resp = self._open(method, path, body, headers)
+        try:
+            return self._guard(resp.read)
+        finally:
+            resp.close()
+
+    def _open(self, method, path, body=None, headers=None):
         req = Request(native_str(self.url + API_PREFIX + path), data=body)
         req.get_method = lambda: native_str(method)  # Python 2's Request has no method argument
         req.add_header("Authorization", native_str("Bearer " + self.token))
         req.add_header("Accept", "application/json, image/png")
         for key, value in (headers or {}).items():
             req.add_header(native_str(key), native_str(value))
+        return self._guard(lambda: self._opener.open(req, timeout=self.timeout))
+
+    def _guard(self, call):
+        """`call()`, with every transport failure turned into an EngineError for the user."""
         try:
-            resp = self._opener.open(req, timeout=self.timeout)
-            try:
-                return resp.read()
-            finally:
-                resp.close()
+            return call()
         except EngineError:
             raise  # a refused redirect
         except HTTPError as exc:

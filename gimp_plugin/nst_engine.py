@@ -75,19 +75,25 @@ def ensure_engine(config, on_status=None, start_timeout=120.0):
         client.timeout = 30.0
         return client
     except EngineError as exc:
-        if exc.code != "engine_unreachable" or not config.get("engine_command"):
+        starting = exc.code == "timeout"  # an engine is there but still loading: wait for it
+        if not starting and (exc.code != "engine_unreachable"
+                             or not config.get("engine_command")):
             if exc.code == "engine_unreachable":
                 exc.message += " (No engine_command is configured: start the engine on %s.)" % url
             raise
-    command = config["engine_command"]
+    command = config.get("engine_command") or ["(the running engine)"]
     log_file = config.get("log_file")
-    say("Starting the style engine...")
-    proc = _start_engine(command, log_file)
+    if starting:
+        say("Waiting for the style engine to finish starting...")
+        proc = None
+    else:
+        say("Starting the style engine...")
+        proc = _start_engine(command, log_file)
     deadline = time.time() + start_timeout
     where = (" See the log file %s." % log_file) if log_file else ""
     last = None
     while time.time() < deadline:
-        code = proc.poll()
+        code = proc.poll() if proc is not None else None
         if code is not None:
             raise EngineError("engine_start_failed", "The style engine (%s) exited with code %s "
                               "while starting.%s" % (" ".join(command), code, where))

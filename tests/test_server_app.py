@@ -158,3 +158,66 @@ def test_a_jobs_further_images_are_served_by_name(serve) -> None:
     with pytest.raises(nst_client.EngineError) as info:
         client.result(job, "nonsense")
     assert info.value.http_status == 404 and "reverse" in info.value.message
+
+
+class UntilCancelled(FakeRunner):
+    """A job that works until it is cancelled (a long Gatys run)."""
+
+    def __call__(self, request, content, styles, mask, *, output_size, lane, progress, cancel,
+                 extras=None):
+        import time
+
+        while True:
+            progress(Progress(fraction=0.1, stage="working"))
+            cancel.raise_if_cancelled()
+            time.sleep(0.02)
+
+
+WAITER = """
+import sys
+sys.path.insert(0, sys.argv[1])
+import nst_client
+c = nst_client.Client(sys.argv[2], sys.argv[3])
+c.wait(sys.argv[4], on_progress=lambda s: sys.stdout.write(s["state"] + "\\n") or
+       sys.stdout.flush())
+"""
+
+
+def test_the_engine_cancels_at_once_when_the_waiting_client_is_killed(serve, tmp_path) -> None:
+    """GIMP's Cancel ends the plug-in's process (SIGKILL): the engine must stop within a second,
+    not after abandon_after_s without polls."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from server_fixtures import PLUGIN_DIR
+
+    client = serve(UntilCancelled())
+    job = client.submit({"method": "gatys", "params": {"size": 64}}, photo_png((40, 30)),
+                        styles=[photo_png((16, 16))])
+    waiter = subprocess.Popen([sys.executable, "-c", WAITER, str(PLUGIN_DIR), client.url,
+                               TOKEN, job], stdout=subprocess.PIPE, text=True)
+    try:
+        assert waiter.stdout.readline().strip() in ("queued", "running")  # it is watching
+        assert client.status(job)["state"] == "running"
+        waiter.send_signal(signal.SIGKILL)
+        waiter.wait(5)
+        t0 = time.monotonic()
+        while client.status(job)["state"] != "cancelled" and time.monotonic() - t0 < 5:
+            time.sleep(0.02)
+        seconds = time.monotonic() - t0
+    finally:
+        waiter.kill()
+    status = client.status(job)
+    assert status["state"] == "cancelled" and "went away" in status["error"]["message"]
+    assert seconds < 1.0, f"the engine took {seconds:.2f} s to notice"
+
+
+def test_wait_follows_the_watch_stream_to_the_end(serve) -> None:
+    client = serve(FakeRunner())
+    job = client.submit({"method": "gatys", "params": {"size": 64}}, photo_png((40, 30)),
+                        styles=[photo_png((16, 16))])
+    seen = []
+    final = client.wait(job, on_progress=lambda s: seen.append(s["state"]), poll=30)
+    assert final["state"] == "done" and seen[-1] == "done"

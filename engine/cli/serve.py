@@ -82,6 +82,19 @@ def _idle_watch(server: object, app: object, minutes: float) -> None:
         threading.Event().wait(tick)
 
 
+def _preload_methods() -> None:
+    from engine import health, methods
+    from engine.contract import Method
+
+    health.describe()  # devices and weights, probed once (GET /v1/health serves the cache)
+
+    for method in Method:
+        try:
+            methods.get(method)
+        except Exception:  # a broken method must not stop the server; its jobs will say why
+            log.exception("could not load the %s method", method.value)
+
+
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -114,14 +127,6 @@ def run(args: argparse.Namespace) -> int:
                          "(`python -m engine doctor` checks.)\n")
         return 1
     port = sock.getsockname()[1]
-    # Probe devices and import the engine now: the plug-in's first health check and first job
-    # must not wait for torch to load (seconds on a busy machine).
-    from engine import health, methods
-    from engine.contract import Method
-
-    for method in Method:
-        methods.get(method)
-    health.describe()
     app = create_app(settings, token)
     # The h11 protocol with a request-head deadline and a connection cap (see connections.py):
     # no local program without the token can stall the service or fill the log.
@@ -135,5 +140,8 @@ def run(args: argparse.Namespace) -> int:
     sys.stdout.write(f"neural-style engine listening on http://{shown}:{port} "
                      f"(token file: {token_file})\n")
     sys.stdout.flush()
+    # The methods' modules (torch, onnxruntime) load beside the running server, so the first job
+    # does not wait for them and the first health check is not held up by them either.
+    threading.Thread(target=_preload_methods, daemon=True, name="nst-preload").start()
     server.run(sockets=[sock])
     return 0

@@ -128,6 +128,44 @@ async def get_job(request: Request) -> JSONResponse:
     return JSONResponse(status.to_dict())
 
 
+WATCH_INTERVAL_S = 0.25
+
+
+async def watch_job(request: Request) -> Response:
+    """The job's status as one JSON line every WATCH_INTERVAL_S until it finishes, over one open
+    connection. While a client watches, the engine knows at once when it goes: GIMP ends a
+    cancelled plug-in's process, the kernel closes its socket, and the job is cancelled now
+    instead of after `abandon_after_s` without polls (unless it asked for keep_alive)."""
+    import asyncio
+    import json
+
+    from starlette.responses import StreamingResponse
+
+    queue = request.app.state.queue
+    job_id = request.path_params["job_id"]
+    queue.status(job_id)  # 404 before any streaming starts
+
+    async def lines():
+        finished = False
+        try:
+            while True:
+                status = queue.status(job_id)
+                yield json.dumps(status.to_dict()) + "\n"
+                if status.state.finished:
+                    finished = True
+                    return
+                await asyncio.sleep(WATCH_INTERVAL_S)
+        finally:
+            if not finished:
+                job = queue.get(job_id, touch=False)
+                if not job.keep_alive and not job.state.finished:
+                    log.info("job %s: its watching client went away; cancelling", job_id)
+                    queue.cancel(job_id, "Cancelled: the client that was waiting for it went "
+                                         "away (GIMP's Cancel).")
+
+    return StreamingResponse(lines(), media_type="application/x-ndjson")
+
+
 async def get_result(request: Request) -> Response:
     job_id = request.path_params["job_id"]
     queue = request.app.state.queue
@@ -190,6 +228,7 @@ def create_app(settings: ServerSettings, token: str, *, runner: Runner | None = 
         Route("/v1/models", get_models, methods=["GET"]),
         Route("/v1/jobs", post_job, methods=["POST"]),
         Route("/v1/jobs/{job_id}", get_job, methods=["GET"]),
+        Route("/v1/jobs/{job_id}/watch", watch_job, methods=["GET"]),
         Route("/v1/jobs/{job_id}", delete_job, methods=["DELETE"]),
         Route("/v1/jobs/{job_id}/result", get_result, methods=["GET"]),
         Route("/v1/jobs/{job_id}/result/{part}", get_result, methods=["GET"]),
