@@ -15,7 +15,9 @@ from engine.fast.registry import Registry
 from export.onnx_export import sha256_file
 
 MODELS = Path(__file__).resolve().parents[1] / "engine" / "models"
-SHIPPED = sorted(MODELS.glob("*.json"))
+ALL = sorted(MODELS.glob("*.json"))
+SHIPPED = [p for p in ALL if json.loads(p.read_text()).get("kind", "style") == "style"]
+UPSCALERS = [p for p in ALL if json.loads(p.read_text()).get("kind") == "upscaler"]
 
 
 def test_at_least_four_models_with_starry_night():
@@ -71,3 +73,21 @@ def test_cli_json_reports_model_provider_and_tile(tmp_path):
     assert info["tile"] >= 130 and (info["width"], info["height"]) == (130, 90)
     with Image.open(out) as im:
         assert im.size == (130, 90)
+
+
+@pytest.mark.parametrize("json_path", UPSCALERS, ids=lambda p: p.stem)
+def test_shipped_upscaler_is_valid_small_and_described(json_path):
+    meta = from_dict(json.loads(json_path.read_text()), json_path.name)
+    onnx = MODELS / meta.file
+    assert onnx.stat().st_size <= 8 * 2**20 and sha256_file(onnx) == meta.sha256
+    assert meta.stride == 1 and meta.extra["scale"] == 4 and meta.fixed_size is None
+    t = meta.training
+    assert t["steps"] > 0 and t["command"].startswith("python -m export train-upscaler")
+    assert max(meta.extra["parity"]["max_abs_diff"].values()) < 1e-3
+
+
+def test_an_upscaler_is_shipped_and_not_offered_as_a_style():
+    assert UPSCALERS, "engine/models has no upscaler (kind 'upscaler')"
+    reg = Registry([MODELS])
+    assert {p.stem for p in UPSCALERS}.isdisjoint(m.id for m in reg.list())
+    assert [m.id for m in reg.list("upscaler")] == [p.stem for p in UPSCALERS]
