@@ -184,7 +184,7 @@ class Client(object):
         it: if this process dies (GIMP's Cancel ends it), the engine sees the socket close and
         cancels the job at once. Polls otherwise (an older engine), or if the stream breaks."""
         try:
-            for status in self._watch(job_id):
+            for status in self._watch(job_id, poll):
                 final = self._on_status(job_id, status, on_progress)
                 if final is not None:
                     return final
@@ -197,9 +197,9 @@ class Client(object):
                 return final
             time.sleep(poll)
 
-    def _watch(self, job_id):
-        """The job's status lines as dicts, as the engine sends them."""
-        resp = self._open("GET", "/jobs/%s/watch" % job_id)
+    def _watch(self, job_id, interval):
+        """The job's status lines as dicts, as the engine sends them (every `interval` s)."""
+        resp = self._open("GET", "/jobs/%s/watch?interval=%g" % (job_id, interval))
         try:
             line = b""
             while True:

@@ -113,6 +113,10 @@ def run(args: argparse.Namespace) -> int:
         sys.stderr.write(
             f"WARNING: listening on {settings.host}, reachable from other machines. The token "
             "travels in clear text over plain HTTP: put a TLS reverse proxy in front.\n")
+    # Load the methods (torch, onnxruntime) and probe the devices before the token exists and
+    # the port listens: a plug-in that finds the port open gets answers at once, the first job
+    # does not wait for imports, and the connection cap below counts the files they hold.
+    _preload_methods()
     token_file = Path(settings.token_file) if settings.token_file else config.token_path()
     try:
         token = config.ensure_token(token_file)
@@ -140,8 +144,5 @@ def run(args: argparse.Namespace) -> int:
     sys.stdout.write(f"neural-style engine listening on http://{shown}:{port} "
                      f"(token file: {token_file})\n")
     sys.stdout.flush()
-    # The methods' modules (torch, onnxruntime) load beside the running server, so the first job
-    # does not wait for them and the first health check is not held up by them either.
-    threading.Thread(target=_preload_methods, daemon=True, name="nst-preload").start()
     server.run(sockets=[sock])
     return 0

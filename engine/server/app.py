@@ -132,7 +132,8 @@ WATCH_INTERVAL_S = 0.25
 
 
 async def watch_job(request: Request) -> Response:
-    """The job's status as one JSON line every WATCH_INTERVAL_S until it finishes, over one open
+    """The job's status as one JSON line every `?interval=` seconds (0.02..2, default
+    WATCH_INTERVAL_S) until it finishes, over one open
     connection. While a client watches, the engine knows at once when it goes: GIMP ends a
     cancelled plug-in's process, the kernel closes its socket, and the job is cancelled now
     instead of after `abandon_after_s` without polls (unless it asked for keep_alive)."""
@@ -144,6 +145,11 @@ async def watch_job(request: Request) -> Response:
     queue = request.app.state.queue
     job_id = request.path_params["job_id"]
     queue.status(job_id)  # 404 before any streaming starts
+    try:  # the client's poll interval, within reason
+        interval = min(2.0, max(0.02, float(request.query_params.get("interval",
+                                                                     WATCH_INTERVAL_S))))
+    except ValueError:
+        interval = WATCH_INTERVAL_S
 
     async def lines():
         finished = False
@@ -154,7 +160,7 @@ async def watch_job(request: Request) -> Response:
                 if status.state.finished:
                     finished = True
                     return
-                await asyncio.sleep(WATCH_INTERVAL_S)
+                await asyncio.sleep(interval)
         finally:
             if not finished:
                 job = queue.get(job_id, touch=False)
