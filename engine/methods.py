@@ -25,6 +25,7 @@ class Entry:
 REGISTRY: dict[Method, Entry] = {
     Method.GATYS: Entry("engine.gatys.transfer:METHOD", TORCH),
     Method.FAST: Entry("engine.fast:METHOD", ONNX),
+    Method.ARBITRARY: Entry("engine.arbitrary.transfer:METHOD", ONNX),
 }
 
 

