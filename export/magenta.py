@@ -12,6 +12,9 @@ What the conversion changes, and why:
 - Height and width become dynamic (the transformer was fixed at 384 x 384, the predictor at
   256 x 256). Both are fully convolutional; the only shape constants are per-channel
   [1, C, 1, 1] reshapes and scale-based upsampling, which hold at any size.
+- Each conditional instance norm, which TFLite spells out in a dozen element-wise operations,
+  becomes one InstanceNormalization plus the code's scale and shift (same function, fewer passes
+  over full-resolution tensors: measured below).
 - Layout: our engine speaks NCHW; a transpose is added at each end of the NHWC graphs. The code
   comes out as (1, 100), not (1, 1, 1, 100).
 """
@@ -105,6 +108,71 @@ def _float_graph(model: Any) -> Any:
     for o in g.output:  # a graph output that was a Dequantize's is now its float input
         o.name = outputs[o.name]
     return onnx.shape_inference.infer_shapes(model)
+
+
+def _fuse_norms(model: Any) -> Any:
+    """Rewrite each conditional instance norm, spelled out by TFLite as ~12 element-wise ops
+    (mean, squared difference, variance, rsqrt, scale, shift), as one InstanceNormalization and
+    a per-channel scale and shift from the code: the same function (TF's (x - mean) /
+    sqrt(var + eps), onnxruntime's too), in fewer passes over full-resolution tensors."""
+    from onnx import helper, numpy_helper
+
+    g = model.graph
+    prod = {o: n for n in g.node for o in n.output}
+    cons: dict[str, list] = {}
+    for n in g.node:
+        for i in n.input:
+            cons.setdefault(i, []).append(n)
+    init = {t.name: t for t in g.initializer}
+    replace: dict[int, list] = {}
+    fused = 0
+    for sqrt in [n for n in g.node if n.op_type == "Sqrt"]:
+        add_eps = prod[sqrt.input[0]]
+        eps = float(numpy_helper.to_array(init[add_eps.input[1]]).reshape(-1)[0])
+        var = prod[add_eps.input[0]]
+        diff = prod[prod[var.input[0]].input[0]]
+        x = diff.input[0]
+        rec = cons[sqrt.output[0]][0]
+        scale = cons[rec.output[0]][0]
+        gamma = next(i for i in scale.input if i != rec.output[0])
+        mul1 = next(n for n in cons[scale.output[0]] if x in n.input)
+        final = cons[mul1.output[0]][0]
+        shift = next(i for i in final.input if i != mul1.output[0])
+        sub = prod[shift]
+        while sub.op_type in ("Reshape", "Transpose", "Identity"):
+            sub = prod[sub.input[0]]
+        if sub.op_type != "Sub" or final.op_type != "Add":
+            raise RuntimeError(f"unexpected norm around {sqrt.name}: {sub.op_type}/{final.op_type}")
+        beta = sub.input[0]
+        channels = numpy_helper.to_array(init[prod[gamma].input[1]]).shape[0]
+        stem = f"fused_norm_{fused}"
+        ones = numpy_helper.from_array(np.ones(channels, np.float32), f"{stem}_ones")
+        zeros = numpy_helper.from_array(np.zeros(channels, np.float32), f"{stem}_zeros")
+        g.initializer.extend([ones, zeros])
+        replace[id(final)] = [
+            helper.make_node("InstanceNormalization", [x, ones.name, zeros.name],
+                             [f"{stem}_n"], epsilon=eps),
+            helper.make_node("Mul", [f"{stem}_n", gamma], [f"{stem}_s"]),
+            helper.make_node("Add", [f"{stem}_s", beta], [final.output[0]])]
+        fused += 1
+    nodes = []
+    for n in g.node:
+        nodes.extend(replace.get(id(n), [n]))
+    # Drop what nothing needs any more (the old statistics chains).
+    needed = {o.name for o in g.output}
+    kept = []
+    for n in reversed(nodes):
+        if any(o in needed for o in n.output):
+            kept.append(n)
+            needed.update(n.input)
+    del g.node[:]
+    g.node.extend(reversed(kept))
+    used = {i for n in g.node for i in n.input}
+    inits = [t for t in g.initializer if t.name in used]
+    del g.initializer[:]
+    g.initializer.extend(inits)
+    log.info("fused %d conditional instance norms", fused)
+    return model
 
 
 def _nchw_io(model: Any, inputs: dict[str, str], code_out: str | None) -> Any:
@@ -219,7 +287,7 @@ def convert(out_dir: str | os.PathLike[str], src: Path | None = None) -> dict[st
     folder.mkdir(parents=True, exist_ok=True)
     predict = _nchw_io(_float_graph(onnx.load(str(src / PREDICT))), {"style_image": STYLE},
                        CODE)
-    transform = _float_graph(onnx.load(str(src / TRANSFORM)))
+    transform = _fuse_norms(_float_graph(onnx.load(str(src / TRANSFORM))))
     names = [i.name for i in transform.graph.input]
     transform = _nchw_io(transform, {names[0]: CONTENT, names[1]: CODE}, None)
     p_path = folder / f"{MODEL_ID}.predict.onnx"
@@ -258,9 +326,9 @@ def convert(out_dir: str | os.PathLike[str], src: Path | None = None) -> dict[st
         "training": {"by": "Magenta (not retrained here)",
                      "data": "ImageNet photos, ~80k paintings (PBN) + ~60k textures (DTD), "
                              "per the paper"},
-        # Measured on this project's 2-core CPU (benchmarks/arbitrary_speed.py): peak onnxruntime
-        # working memory per megapixel of tile, used by the auto tile size.
-        "memory_mb_per_mp": 450,
+        # Peak onnxruntime working memory per megapixel of tile, measured at 1 and 2 MP (238 MB
+        # both; sessions as engine.arbitrary.network makes them): sets the auto tile size.
+        "memory_mb_per_mp": 240,
     }
     from_dict(meta, f"{MODEL_ID}.json")  # what the engine will accept
     (folder / f"{MODEL_ID}.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
