@@ -90,7 +90,8 @@ def main() -> int:
                 "--fast", "--json", "-q", "-o"]
         cmds = {"full": ours + [str(work / f"full_{mp:g}mp.jpg")],
                 "384": ours + [str(work / f"w384_{mp:g}mp.jpg"), "--working-size", "384"],
-                "lite": [str(LITE), "stylize", str(photo), "--style-image", str(args.painting), "--max-size", str(max(w, h)), "--device", "cpu",
+                "lite": [str(LITE), "stylize", str(photo), "--style-image", str(args.painting),
+                         "--max-size", str(max(w, h)), "--device", "cpu",
                          "-o", str(work / f"lite_{mp:g}mp.jpg")]}
         for name, cmd in cmds.items():
             if name in skip:
