@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image
 
 from engine.arbitrary import model as models
-from engine.arbitrary.codes import CodeCache, blend, towards
+from engine.arbitrary.codes import CodeCache, blend, shrink, towards
 from engine.arbitrary.network import network
 from engine.cancel import CancelToken, ProgressFn
 from engine.compose import keep_colors, luminance
@@ -33,8 +33,7 @@ from engine.contract import ArbitraryParams, Progress
 from engine.errors import BadImage
 from engine.fast import OVERLAP, auto_tile, one_piece_pixels
 from engine.fast.tiling import MIN_SIDE, plan, round_up, run_tiled
-from engine.fast.tone import REFERENCE_PIXELS, ToneMatch, cell_means
-from engine.images import resize_rgb
+from engine.fast.tone import REFERENCE_PIXELS, ToneMatch
 from engine.method import MethodInput, MethodResult
 
 log = logging.getLogger(__name__)
@@ -51,16 +50,6 @@ def working_shape(h: int, w: int, params: ArbitraryParams) -> tuple[int, int]:
     else:
         s = 1.0 / params.stroke_size
     return max(MIN_SIDE, min(h, round(h * s))), max(MIN_SIDE, min(w, round(w * s)))
-
-
-def shrink(photo: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """The photo at (w, h): an exact box shrink by the largest integer factor that keeps it at
-    least twice the target, then Lanczos (a Lanczos kernel straight from 24 MP to 384 px spans
-    ~50 px per tap: seconds for nothing)."""
-    k = min(photo.shape[0] // size[1], photo.shape[1] // size[0]) // 2
-    if k >= 2:
-        photo = cell_means(photo, 0, 0, k).astype(np.float32)
-    return resize_rgb(photo, size)
 
 
 def with_detail(styled_small: np.ndarray, photo: np.ndarray, work: np.ndarray) -> np.ndarray:
