@@ -337,8 +337,8 @@ def convert(out_dir: str | os.PathLike[str], src: Path | None = None) -> dict[st
             "converted": time.strftime("%Y-%m-%d"),
         },
         "training": {"by": "Magenta (not retrained here)",
-                     "data": "ImageNet photos, ~80k paintings (PBN) + ~60k textures (DTD), "
-                             "per the paper"},
+                     "data": "ImageNet photos; ~80k paintings (Painter by Numbers) and ~5.6k "
+                             "textures (DTD), per the paper"},
         # Peak onnxruntime working memory per megapixel of tile, measured at 1 and 2 MP (238 MB
         # both; sessions as engine.arbitrary.network makes them): sets the auto tile size.
         "memory_mb_per_mp": 240,
