@@ -205,7 +205,8 @@ class ArbitraryParams:
                                  "the stroke size. The result is always the photo's size.",
                               min=0, max=16384, label="Working size (px)", advanced=True)
     style_size: int = param(0, "Side, in pixels, the painting is read at (its shorter side); "
-                               "larger reads finer texture. 0 uses the network's own (256).",
+                               "larger reads finer texture. 0 follows the picture: 0.6 of the "
+                               "working size's shorter side, 256 to 512.",
                             min=0, max=2048, label="Painting size (px)", advanced=True)
     model: str = param("magenta", "Id of an installed arbitrary-style network.",
                        label="Network", advanced=True)

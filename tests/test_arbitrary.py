@@ -17,7 +17,7 @@ from engine.__main__ import main
 from engine.arbitrary import model as models
 from engine.arbitrary.codes import CodeCache, at_side, blend, towards
 from engine.arbitrary.network import network
-from engine.arbitrary.transfer import CODES, METHOD, working_shape
+from engine.arbitrary.transfer import CODES, METHOD, style_side, working_shape
 from engine.cancel import CancelToken
 from engine.contract import (
     METHODS,
@@ -125,7 +125,8 @@ def test_strength_end_points(magenta) -> None:
     assert np.allclose(zero, photo, atol=1e-6)
     full = _run(ArbitraryParams(strength=1.0), photo, [painting])
     net = network(magenta, "cpu")
-    code = net.encode(at_side(painting, magenta.meta.style_side))
+    side = style_side(ArbitraryParams(), magenta.meta.style_side, photo.shape[:2])
+    code = net.encode(at_side(painting, side))
     direct = net.transform(photo, code)
     assert np.abs(full - direct).max() < 1e-4
     half = ArbitraryParams(strength=0.5)
@@ -165,6 +166,14 @@ def test_tiled_agrees_with_one_piece(magenta) -> None:
     # ~0.04 of the one-piece result (measured) while the style moved the photo by ~0.3.
     diff = np.abs(tiled - whole).mean()
     assert diff < 0.06 and diff < 0.2 * np.abs(whole - photo).mean()
+
+
+def test_painting_side_follows_the_working_picture() -> None:
+    p = ArbitraryParams()
+    assert style_side(p, 256, (300, 400)) == 256  # small photo: the model's own side
+    assert style_side(p, 256, (817, 1224)) == 490  # 1 MP: 0.6 of the shorter side
+    assert style_side(p, 256, (4000, 6000)) == 512  # capped (encoder cost)
+    assert style_side(ArbitraryParams(style_size=300), 256, (4000, 6000)) == 300
 
 
 def test_stroke_size_works_smaller_and_returns_full_size(magenta) -> None:

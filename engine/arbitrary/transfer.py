@@ -42,6 +42,25 @@ CODES = CodeCache()
 MIN_STYLE_SIDE = 32  # a painting smaller than this has no texture to read
 
 
+# The painting is read at a size that follows the picture the network repaints: measured on the
+# shared photos at 1 MP (benchmarks/arbitrary_quality.py), reading it at 256 px (Magenta's own)
+# for a full-resolution 1 MP photo gave textures finer than the painting's (nst_score style 1.11
+# on kitten x Kandinsky; 0.36 read at 512 px); about 0.6 of the working picture's shorter side
+# keeps the painting's scale relative to the photo, up to 512 px (the encoder's cost grows with
+# the square: 0.13 CPU-s at 512 px).
+AUTO_STYLE_RATIO = 0.6
+AUTO_STYLE_MAX = 512
+
+
+def style_side(params: ArbitraryParams, model_side: int, work_shape: tuple[int, int]) -> int:
+    """The painting's shorter side when encoded: `style_size` when given, else 0.6 of the
+    working picture's shorter side, between the model's own side and AUTO_STYLE_MAX."""
+    if params.style_size:
+        return params.style_size
+    auto = round(AUTO_STYLE_RATIO * min(work_shape))
+    return max(model_side, min(AUTO_STYLE_MAX, auto))
+
+
 def working_shape(h: int, w: int, params: ArbitraryParams) -> tuple[int, int]:
     """(h, w) the network repaints at: `working_size` when set, else 1/stroke_size of the
     photo; never larger than the photo."""
@@ -84,7 +103,9 @@ class ArbitraryMethod:
         photo = inputs.content.astype(np.float32, copy=False)
         model = models.get(params.model)
         net = network(model, lane)
-        side = params.style_size or model.meta.style_side
+        h, w = photo.shape[:2]
+        wh, ww = working_shape(h, w, params)
+        side = style_side(params, model.meta.style_side, (wh, ww))
         key = (model.id, model.meta.encoder.sha256 or str(model.path(model.meta.encoder)))
         progress(Progress(0.0, "reading the painting"))
         codes = []
@@ -100,8 +121,6 @@ class ArbitraryMethod:
             code = towards(CODES.code(key, photo, side, net.encode), code, params.strength)
         code_s = time.perf_counter() - t_code
 
-        h, w = photo.shape[:2]
-        wh, ww = working_shape(h, w, params)
         work = photo if (wh, ww) == (h, w) else shrink(photo, (ww, wh))
         stride = model.meta.stride
         tile = params.tile or auto_tile(wh, ww, model.meta.memory_mb_per_mp, stride=stride)
@@ -139,7 +158,8 @@ class ArbitraryMethod:
             styled = photo + weight * (styled - photo)
         info = {"model": model.id, "model_name": model.meta.name, "provider": net.provider,
                 "device": "cuda" if net.provider.startswith("CUDA") else "cpu",
-                "working_size": [ww, wh], "tile": round_up(tile, stride), "tiles": n_tiles,
+                "working_size": [ww, wh], "style_side": side,
+                "tile": round_up(tile, stride), "tiles": n_tiles,
                 "tone_matched": tone is not None, "code_seconds": round(code_s, 3),
                 "code_cache": {"hits": CODES.hits, "misses": CODES.misses},
                 "arbitrary_seconds": round(time.perf_counter() - t0, 3)}
