@@ -26,6 +26,7 @@ class Method(enum.Enum):
     GATYS = "gatys"
     FAST = "fast"
     ANALOGY = "analogy"
+    ARBITRARY = "arbitrary"
 
 
 class Quality(enum.Enum):
@@ -122,14 +123,25 @@ def param(
 
 
 # Shared fields, declared once: the same meaning, default and range wherever a method has them.
-def _strength() -> Any:
-    return param(1.0, "Blend of the styled result over the original (1 = fully styled).",
-                 min=0.0, max=1.0, label="Strength")
+def _strength(help: str = "Blend of the styled result over the original (1 = fully styled).",
+              ) -> Any:
+    return param(1.0, help, min=0.0, max=1.0, label="Strength")
 
 
 def _keep_colors() -> Any:
     return param(False, "Keep the photo's original colours (transfer luminance only).",
                  label="Keep original colours")
+
+
+def _style_weights() -> Any:
+    return param((), "Blend weights of several style images, in the order given; empty means "
+                     "equal weights.", min=0.0, max=100.0, label="Style blend weights",
+                 advanced=True)
+
+
+def _tile() -> Any:
+    return param(0, "Tile size in pixels for large images; 0 picks one automatically.",
+                 min=0, max=8192, label="Tile size", advanced=True)
 
 
 def _device() -> Any:
@@ -170,10 +182,7 @@ class GatysParams:
                              min=0.0, max=100.0, label="Smoothness", advanced=True)
     style_scale: float = param(1.0, "Size of the painting's brush strokes relative to the output.",
                                min=0.1, max=4.0, label="Style scale")
-    style_weights: tuple[float, ...] = param((), "Blend weights of several style images, in the "
-                                                 "order given; empty means equal weights.",
-                                             min=0.0, max=100.0, label="Style blend weights",
-                                             advanced=True)
+    style_weights: tuple[float, ...] = _style_weights()
     init: Init = param(Init.CONTENT, "Starting image: the content photo, noise, or the style.",
                        label="Start from", advanced=True)
     keep_colors: bool = _keep_colors()
@@ -216,8 +225,33 @@ class FastParams:
     model: str = param("starry_night", "Id of an installed fast style network.", label="Style")
     strength: float = _strength()
     keep_colors: bool = _keep_colors()
-    tile: int = param(0, "Tile size in pixels for large images; 0 picks one automatically.",
-                      min=0, max=8192, label="Tile size", advanced=True)
+    tile: int = _tile()
+    device: Device = _device()
+
+
+@dataclass(frozen=True)
+class ArbitraryParams:
+    """Any painting through one feed-forward network (engine/arbitrary): the painting is encoded
+    into a style code, the photo repainted with it in one pass."""
+
+    strength: float = _strength("How much of the painting's style: interpolates the style code "
+                                "from the photo's own (0 = the photo) to the painting's (1).")
+    stroke_size: float = param(1.0, "Brush-stroke size: the photo is repainted at 1/stroke_size "
+                                    "of its resolution and brought back to full size with its "
+                                    "own fine detail (1 = full resolution, finest strokes).",
+                               min=1.0, max=8.0, label="Stroke size")
+    style_weights: tuple[float, ...] = _style_weights()
+    keep_colors: bool = _keep_colors()
+    working_size: int = param(0, "Longest side, in pixels, the network repaints at; 0 follows "
+                                 "the stroke size. The result is always the photo's size.",
+                              min=0, max=16384, label="Working size (px)", advanced=True)
+    style_size: int = param(0, "Side, in pixels, the painting is read at (its shorter side); "
+                               "larger reads finer texture. 0 follows the picture: 0.6 of the "
+                               "working size's shorter side, 256 to 512.",
+                            min=0, max=2048, label="Painting size (px)", advanced=True)
+    model: str = param("magenta", "Id of an installed arbitrary-style network.",
+                       label="Network", advanced=True)
+    tile: int = _tile()
     device: Device = _device()
 
 
@@ -279,6 +313,7 @@ METHODS: dict[Method, MethodSpec] = {
     Method.FAST: MethodSpec(FastParams),
     # The reference picture travels as the one style image.
     Method.ANALOGY: MethodSpec(AnalogyParams, min_styles=1, max_styles=1),
+    Method.ARBITRARY: MethodSpec(ArbitraryParams, min_styles=1, max_styles=MAX_STYLES),
 }
 
 

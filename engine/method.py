@@ -42,7 +42,9 @@ class StyleMethod(Protocol):
     the style count already checked against `contract.METHODS` (contract.check_styles). `lane` is
     "cpu" or "cuda" (engine.runtime.lane). A method reports through `progress`, calls
     `cancel.raise_if_cancelled()` at least once per iteration or tile, raises engine.errors
-    exceptions for anything a user can fix, and never modifies the input arrays."""
+    exceptions for anything a user can fix, and never modifies the input arrays. A method whose
+    class sets `applies_strength = True` applies `params.strength` itself (the pipeline then
+    only composites the mask)."""
 
     def run(self, params: Any, inputs: MethodInput, *, lane: str, progress: ProgressFn,
             cancel: CancelToken) -> MethodResult: ...

@@ -26,6 +26,7 @@ REGISTRY: dict[Method, Entry] = {
     Method.GATYS: Entry("engine.gatys.transfer:METHOD", TORCH),
     Method.FAST: Entry("engine.fast:METHOD", ONNX),
     Method.ANALOGY: Entry("engine.analogy.reconstruct:METHOD", TORCH),
+    Method.ARBITRARY: Entry("engine.arbitrary.transfer:METHOD", ONNX),
 }
 
 

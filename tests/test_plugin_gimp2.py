@@ -64,10 +64,17 @@ def gm_layer(img, name, rgba, kind, offsets):
     return layer
 
 
-def fast_args(**over):
-    values = {f["name"]: f["default"] for f in schema()["methods"]["fast"]}
+def fast_fields():
+    """The Fast procedure's engine fields: the network's, then the any-painting network's own."""
+    fast = schema()["methods"]["fast"]
+    have = {f["name"] for f in fast} | {"model", "style_weights"}
+    return fast + [f for f in schema()["methods"]["arbitrary"] if f["name"] not in have]
+
+
+def fast_args(style="", use_layer=False, layer=None, **over):
+    values = {f["name"]: f["default"] for f in fast_fields()}
     values.update(over)
-    return [values[f["name"]] for f in schema()["methods"]["fast"]]
+    return [values[f["name"]] for f in fast_fields()] + [style, use_layer, layer]
 
 
 def gatys_args(style="", use_layer=False, layer=None, **over):
@@ -172,6 +179,25 @@ def test_style_layer_is_sent_only_when_asked(plugin, tmp_path):
     w, h, ch, data = plugin.nst_png.png_decode(styles[1])
     assert (w, h) == (20, 10) and bytes(data) == other.rgba().tobytes()
     assert img.layers[img.item_position(source) - 1].name == "Neural Style: a + Brush strokes"
+
+
+def test_fast_neural_style_with_any_painting(plugin, tmp_path):
+    painting = tmp_path / "wheat_field.png"
+    painting.write_bytes(b"png bytes travel untouched")
+    img, source = pc.build(pc.CASES[1], gimpfu_image, make_layer)
+    status, message = gimpfu.run(FAST, img, source, *fast_args(str(painting), stroke_size=3.0))
+    assert status == "success", message
+    req = plugin.engine.requests[-1]
+    assert req["request"]["method"] == "arbitrary" and req["styles"] == [painting.read_bytes()]
+    assert req["request"]["params"]["stroke_size"] == 3.0 and "model" not in \
+        req["request"]["params"]
+    assert img.layers[img.item_position(source) - 1].name == "Neural Style: wheat field"
+    other = gm_layer(img, "Brush strokes", pc.photo(20, 10), pc.gm.RGB_IMAGE, (0, 0))
+    assert gimpfu.run(FAST, img, source, *fast_args("", True, other))[0] == "success"
+    assert plugin.engine.requests[-1]["request"]["method"] == "arbitrary"
+    assert gimpfu.run(FAST, img, source, *fast_args("", False, other, model="tiny"))[0] == \
+        "success"
+    assert plugin.engine.requests[-1]["request"]["method"] == "fast"
 
 
 def test_defaults_only_fast_uses_the_contracts_default_model(plugin):

@@ -147,6 +147,32 @@ def test_neural_style_with_files_and_a_layer(gimp3, case, tmp_path):
     assert req["request"]["params"]["size"] == 96
 
 
+@pytest.mark.parametrize("case", pc.CASES[:2], ids=lambda c: c.name)
+def test_fast_neural_style_with_any_painting(gimp3, case, tmp_path):
+    """A painting file (or layer) turns Fast Neural Style into the any-painting network: method
+    'arbitrary', the painting as the one style, its own options, no per-painting model."""
+    painting = tmp_path / "wheat_field.jpg"
+    painting.write_bytes(b"jpeg bytes travel untouched")
+    img, source = build(gimp3, case)
+    before = pc.snapshot(img, source)
+    status, message = run(gimp3, FAST, img, [source], files={"style": painting},
+                          stroke_size=2.0, strength=0.5)
+    assert status == "success", message
+    pc.assert_result(case, img, source, before, gimp3.engine, "wheat field")
+    req = gimp3.engine.requests[-1]
+    assert req["request"]["method"] == "arbitrary" and req["styles"] == [painting.read_bytes()]
+    params = req["request"]["params"]
+    assert params["stroke_size"] == 2.0 and params["strength"] == 0.5 and "model" not in params
+    other = gimp3.Gimp.Layer.new(img, "Strokes", 12, 8, gimp3.Gimp.ImageType.RGB_IMAGE
+                                 if case.base == pc.gm.RGB else gimp3.Gimp.ImageType.GRAY_IMAGE,
+                                 100.0, gimp3.Gimp.LayerMode.NORMAL)
+    assert run(gimp3, FAST, img, [source], style_layer=other)[0] == "success"
+    req = gimp3.engine.requests[-1]
+    assert req["request"]["method"] == "arbitrary" and len(req["styles"]) == 1
+    assert run(gimp3, FAST, img, [source], model="tiny")[0] == "success"
+    assert gimp3.engine.requests[-1]["request"]["method"] == "fast"
+
+
 def test_defaults_only_fast_uses_the_contracts_default_model(gimp3):
     img, source = build(gimp3, pc.CASES[0])
     assert run(gimp3, FAST, img, [source])[0] == "success"

@@ -151,6 +151,19 @@ def test_gatys_two_styles_with_blend_weights(client, content_png, style_png) -> 
     assert final["state"] == "done" and (w, h) == (64, 48)
 
 
+def test_arbitrary_job_with_any_painting(client, content_png, style_png) -> None:
+    """Method "arbitrary": the painting travels as a style part; the result has the content's
+    size; strength is applied once (in code space), so 0 gives the photo back."""
+    request = {"method": "arbitrary", "params": {"stroke_size": 1.5}}
+    _, final, seen, (w, h, _c, _p) = _run(client, request, content_png, styles=[style_png])
+    assert final["state"] == "done" and (w, h) == (64, 48)
+    assert final["info"]["method"] == "arbitrary" and final["info"]["model"] == "magenta"
+    zero = {"method": "arbitrary", "params": {"strength": 0}}
+    _, _, _, (_w, _h, channels, pixels) = _run(client, zero, content_png, styles=[style_png])
+    photo = rgba_pixels(CONTENT, (64, 48))
+    assert max(abs(a - b) for a, b in zip(pixels, photo, strict=True)) <= 1
+
+
 def test_mask_and_alpha_survive_the_round_trip(client) -> None:
     """Where the mask is black the original shows through; the content's alpha is carried."""
     w, h = 64, 48
@@ -292,6 +305,9 @@ def _bad_cases():
                                   413, "image_too_large", "Mask"),
         "corrupt mask": (dict(request=FAST, content_png=good, mask_png=b"\x89PNG\r\n\x1a\nxx"),
                          400, "bad_image", "Mask"),
+        "arbitrary without a painting": (dict(request={"method": "arbitrary"},
+                                              content_png=good), 400, "bad_request",
+                                         "at least 1"),
         "unknown model": (dict(request={"method": "fast", "params": {"model": "no_such"}},
                                content_png=good), 404, "unknown_model", "no_such"),
         "out-of-range parameter": (dict(request={"method": "gatys", "params": {"size": 10}},

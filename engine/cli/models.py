@@ -1,5 +1,6 @@
-"""`python -m engine models [--json]`: the fast models installed, where they were found, and any
-file that is there but unusable (with the reason)."""
+"""`python -m engine models [--json]`: the fast models installed (per-painting networks, and the
+any-painting networks used by `stylize --fast`), where they were found, and any file that is
+there but unusable (with the reason)."""
 
 from __future__ import annotations
 
@@ -14,13 +15,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from engine.arbitrary import model as arbitrary
     from engine.fast import runtime_info, scan_models
 
     models, problems = scan_models()
+    any_painting, any_problems = arbitrary.scan()
     listed = sorted(models.values(), key=lambda m: m.name.lower())
     if args.json:
         out = {"models": [m.to_dict() for m in listed],
                "problems": [{"id": k, "message": v} for k, v in sorted(problems.items())],
+               "arbitrary": [m.to_dict() for _, m in sorted(any_painting.items())],
+               "arbitrary_problems": [{"id": k, "message": v}
+                                      for k, v in sorted(any_problems.items())],
                "runtime": runtime_info()}
         sys.stdout.write(json.dumps(out, indent=2) + "\n")
         return 0
@@ -36,5 +42,11 @@ def run(args: argparse.Namespace) -> int:
             else "any size"
         sys.stdout.write(f"  {m.id:<28} {m.name:<32} {size:<16} {how:<12} {m.path}\n")
     for model_id, message in sorted(problems.items()):
+        sys.stdout.write(f"  UNUSABLE {model_id}: {message}\n")
+    sys.stdout.write("any painting (stylize --fast):\n")
+    for model_id, m in sorted(any_painting.items()):
+        lic = (m.meta.extra.get("license") or {}).get("weights", "")
+        sys.stdout.write(f"  {model_id:<28} {m.meta.name:<44} {lic:<12} {m.folder}\n")
+    for model_id, message in sorted(any_problems.items()):
         sys.stdout.write(f"  UNUSABLE {model_id}: {message}\n")
     return 0

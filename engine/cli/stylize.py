@@ -1,6 +1,8 @@
 """`python -m engine stylize CONTENT -s STYLE [-s STYLE ...] -o OUT [options]`.
 
-Gatys optimisation by default; with `-m/--model MODEL` a fast network instead. Flags come from the
+Gatys optimisation by default; with `-m/--model MODEL` a per-painting fast network instead; with
+`--fast` the painting(s) given with -s go through the arbitrary-style network (any painting, one
+pass). Flags come from the
 contract (`engine.cli.flags`), so they match the server's parameters one for one. Every bad input
 ends in one line on stderr and exit code 2, before any output file is created.
 """
@@ -18,6 +20,7 @@ from engine.cli.flags import add_flags, params_from_args
 from engine.cli.output import check_output, save_or_rescue
 from engine.cli.progress import Bar
 from engine.contract import (
+    ArbitraryParams,
     FastParams,
     GatysParams,
     JobRequest,
@@ -30,6 +33,8 @@ from engine.errors import BadImage
 PROG = "python -m engine stylize"
 # FastParams flags that share a name with a Gatys flag: one flag serves both methods.
 SHARED = ("strength", "keep_colors", "device")
+# ArbitraryParams flags that already exist for Gatys or -m; `model` is --network.
+ARBITRARY_SHARED = (*SHARED, "style_weights", "tile")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -42,6 +47,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--mask", help="8-bit mask image: style only where it is white")
     p.add_argument("-m", "--model", help="use this installed fast network instead of Gatys "
                                          "optimisation (see `python -m engine models`)")
+    p.add_argument("--fast", action="store_true",
+                   help="repaint with the paintings given by -s in one pass (arbitrary-style "
+                        "network) instead of Gatys optimisation")
     p.add_argument("--json", action="store_true",
                    help="print one JSON object describing the result on stdout")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -49,9 +57,40 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_flags(g, GatysParams)
     f = p.add_argument_group("fast network options (with -m)")
     add_flags(f, FastParams, skip=("model", *SHARED))
+    a = p.add_argument_group("any-painting network options (with --fast)")
+    add_flags(a, ArbitraryParams, skip=("model", *ARBITRARY_SHARED))
+    a.add_argument("--network", default=None, metavar="ID",
+                   help="installed arbitrary-style network (default: magenta)")
+
+
+def _arbitrary_request(args: argparse.Namespace) -> JobRequest:
+    from engine.contract import params_from_dict
+
+    if args.model is not None:
+        raise ParamError("fast", "--fast takes the paintings given with -s; -m MODEL names a "
+                                 "per-painting network: use one or the other")
+    if not args.style:
+        raise ParamError("style", "--fast needs at least one painting: -s PAINTING")
+    names = {f.name for f in dataclasses.fields(ArbitraryParams)}
+    wrong = [f.name for f in dataclasses.fields(GatysParams)
+             if f.name not in names and getattr(args, f.name, None) is not None]
+    if wrong:
+        raise ParamError(wrong[0], "only applies to Gatys optimisation, not to --fast")
+    given = {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
+    if args.network is not None:
+        given["model"] = args.network
+    return JobRequest(Method.ARBITRARY, params_from_dict(ArbitraryParams, given))
 
 
 def _request(args: argparse.Namespace) -> JobRequest:
+    arbitrary_only = [f.name for f in dataclasses.fields(ArbitraryParams)
+                      if f.name not in ARBITRARY_SHARED and f.name != "model"
+                      and getattr(args, f.name, None) is not None]
+    if args.fast:
+        return _arbitrary_request(args)
+    if arbitrary_only or args.network is not None:
+        name = arbitrary_only[0] if arbitrary_only else "network"
+        raise ParamError(name, "only applies to the any-painting network (--fast)")
     if args.model is None:
         bad = [f"--{n.replace('_', '-')}" for n in ("tile",) if getattr(args, n) is not None]
         if bad:
@@ -114,7 +153,8 @@ def _stylize(args: argparse.Namespace) -> dict[str, Any]:
         "styles": [str(Path(s).resolve()) for s in args.style],
         "mask": str(Path(args.mask).resolve()) if args.mask else None,
     }
-    for key in ("precision", "scales", "tv_loss", "model", "provider", "tile"):
+    for key in ("precision", "scales", "tv_loss", "model", "provider", "tile", "working_size",
+                "code_seconds"):
         if key in info:
             out[key] = info[key]
     return {k: (v.item() if isinstance(v, np.generic) else v) for k, v in out.items()}
