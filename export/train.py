@@ -296,14 +296,26 @@ def train(settings: TrainSettings,
             save_picture(Picture(_render_preview(net, preview, device)),
                          out / "previews" / f"step_{step:06d}.png")
         if ddp.main and (step % settings.checkpoint_every == 0 or step == settings.steps):
-            save_atomic({"settings": asdict(settings), "model": net.state_dict(),
-                          "optimizer": opt.state_dict(), "step": step, "history": history,
-                          "rng": rng_state(), "wall_s": wall_before + elapsed,
-                          "device": device_name(device), "bf16": bf16}, ckpt_path)
-    wall = wall_before + time.perf_counter() - t0
+            save_checkpoint(ckpt_path, settings, net, opt, step, history,
+                            wall_before + elapsed, device, bf16)
+    return finish(ddp, step, wall_before + time.perf_counter() - t0, device, history, ckpt_path)
+
+
+def save_checkpoint(path: Path, settings: Any, net: torch.nn.Module, opt: torch.optim.Optimizer,
+                    step: int, history: list[dict[str, float]], wall_s: float,
+                    device: torch.device, bf16: bool, **extra: Any) -> None:
+    """Everything an exact resume needs (the RNGs too), as tensors and plain values only."""
+    save_atomic({**extra, "settings": asdict(settings), "model": net.state_dict(),
+                 "optimizer": opt.state_dict(), "step": step, "history": history,
+                 "rng": rng_state(), "wall_s": wall_s, "device": device_name(device),
+                 "bf16": bf16}, path)
+
+
+def finish(ddp: Distributed, step: int, wall_s: float, device: torch.device,
+           history: list[dict[str, float]], ckpt_path: Path) -> TrainResult:
     if ddp.active:
         dist.barrier()
-    return TrainResult(steps=step, wall_s=wall, device=device_name(device),
+    return TrainResult(steps=step, wall_s=wall_s, device=device_name(device),
                        final_losses=final_losses(history), history=history,
                        checkpoint=ckpt_path if ckpt_path.is_file() else None)
 

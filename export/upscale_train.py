@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from torch import distributed as dist
 
 from engine.images import load_picture
 from export.data import PhotoCrops
@@ -27,12 +26,10 @@ from export.train import (
     Distributed,
     TrainEvent,
     TrainResult,
-    device_name,
-    final_losses,
+    finish,
     global_record,
     resume,
-    rng_state,
-    save_atomic,
+    save_checkpoint,
     seed_everything,
     use_bf16,
 )
@@ -147,16 +144,9 @@ def train_upscaler(settings: UpscaleSettings,
         if progress is not None and ddp.main:
             progress(TrainEvent(step, settings.steps, record, wall_before + elapsed, eta))
         if ddp.main and (step % settings.checkpoint_every == 0 or step == settings.steps):
-            save_atomic({"kind": KIND, "settings": asdict(settings), "model": net.state_dict(),
-                          "optimizer": opt.state_dict(), "step": step, "history": history,
-                          "rng": rng_state(), "wall_s": wall_before + elapsed,
-                          "device": device_name(device), "bf16": bf16}, ckpt_path)
-    wall = wall_before + time.perf_counter() - t0
-    if ddp.active:
-        dist.barrier()
-    return TrainResult(steps=step, wall_s=wall, device=device_name(device),
-                       final_losses=final_losses(history), history=history,
-                       checkpoint=ckpt_path if ckpt_path.is_file() else None)
+            save_checkpoint(ckpt_path, settings, net, opt, step, history,
+                            wall_before + elapsed, device, bf16, kind=KIND)
+    return finish(ddp, step, wall_before + time.perf_counter() - t0, device, history, ckpt_path)
 
 
 # ------------------------------------------------------------------------------ evaluation

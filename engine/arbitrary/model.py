@@ -14,7 +14,6 @@ Written by `python -m export convert-magenta` and `python -m export onnx` for ou
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import BadModel, EngineError, UnknownModel
+from engine.fast.metadata import ID_PATTERN, check_header, check_named, read_json
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,6 @@ FORMAT = "nst-arbitrary-model"
 VERSION = 1
 FOLDER = "arbitrary"  # below each fast-model folder: the per-painting registry never sees it
 KIND = "style-conditioned"
-ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 DEFAULT_MEMORY_MB_PER_MP = 500.0
 
 
@@ -76,12 +75,7 @@ def _graph(part: Any, where: str, n_inputs: int) -> Graph:
 
 def from_dict(data: Any, where: str) -> ArbitraryMeta:
     """Validate a parsed arbitrary/ID.json; every problem is a BadModel naming the field."""
-    if not isinstance(data, dict):
-        raise BadModel(f"{where}: not a JSON object")
-    if data.get("format") != FORMAT:
-        raise BadModel(f"{where}: 'format' must be '{FORMAT}'")
-    if data.get("version") != VERSION:
-        raise BadModel(f"{where}: unsupported version {data.get('version')!r} (expected {VERSION})")
+    check_header(data, where, FORMAT, VERSION)
     if data.get("kind") != KIND:
         raise BadModel(f"{where}: 'kind' must be '{KIND}'")
     model_id = data.get("id")
@@ -136,14 +130,8 @@ class ArbitraryModel:
 
 
 def _load(js: Path) -> ArbitraryModel:
-    try:
-        data = json.loads(js.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadModel(f"{js.name} is not readable JSON ({exc})") from exc
-    meta = from_dict(data, js.name)
-    if meta.id != js.stem:
-        raise BadModel(f"{js.name} says its id is '{meta.id}'; the file must be named "
-                       f"{meta.id}.json")
+    meta = from_dict(read_json(js), js.name)
+    check_named(meta.id, js)
     for g in (meta.encoder, meta.transformer):
         if not (js.parent / g.file).is_file():
             raise BadModel(f"{js.name} names {g.file}, which is not in {js.parent}")

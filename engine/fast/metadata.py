@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,14 +81,34 @@ def _range(value: Any, where: str) -> tuple[float, float]:
     return float(value[0]), float(value[1])
 
 
-def from_dict(data: Any, where: str) -> ModelMeta:
-    """Validate a parsed ID.json; every problem is a BadModel naming the file and the field."""
+def check_header(data: Any, where: str, fmt: str = FORMAT, version: int = VERSION) -> None:
+    """A model json's envelope: an object of this format and version (every model kind)."""
     if not isinstance(data, dict):
         raise BadModel(f"{where}: not a JSON object")
-    if data.get("format") != FORMAT:
-        raise BadModel(f"{where}: 'format' must be '{FORMAT}'")
-    if data.get("version") != VERSION:
-        raise BadModel(f"{where}: unsupported version {data.get('version')!r} (expected {VERSION})")
+    if data.get("format") != fmt:
+        raise BadModel(f"{where}: 'format' must be '{fmt}'")
+    if data.get("version") != version:
+        raise BadModel(f"{where}: unsupported version {data.get('version')!r} (expected {version})")
+
+
+def read_json(js: Path) -> Any:
+    """A model json file, parsed; BadModel when it cannot be read."""
+    try:
+        return json.loads(js.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadModel(f"{js.name} is not readable JSON ({exc})") from exc
+
+
+def check_named(model_id: str, js: Path) -> None:
+    """A model's json file is named after its id: the id is how users and jobs name it."""
+    if model_id != js.stem:
+        raise BadModel(f"{js.name} says its id is '{model_id}'; the file must be named "
+                       f"{model_id}.json")
+
+
+def from_dict(data: Any, where: str) -> ModelMeta:
+    """Validate a parsed ID.json; every problem is a BadModel naming the file and the field."""
+    check_header(data, where)
     model_id = _need(data, "id", str, where)
     if not ID_PATTERN.match(model_id):
         raise BadModel(f"{where}: id '{model_id}' may only use letters, digits, '_', '-', '.'")

@@ -10,7 +10,6 @@ that id gives a `BadModel` with the reason and every other model still works.
 from __future__ import annotations
 
 import base64
-import json
 import logging
 import threading
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from typing import Any
 
 from engine import runtime
 from engine.errors import BadModel, EngineError, UnknownModel
-from engine.fast.metadata import FORMAT, VERSION, ModelMeta, from_dict
+from engine.fast.metadata import FORMAT, VERSION, ModelMeta, check_named, from_dict, read_json
 
 log = logging.getLogger(__name__)
 
@@ -134,14 +133,8 @@ class Registry:
         return models, problems
 
     def _from_json(self, js: Path) -> ModelInfo:
-        try:
-            data = json.loads(js.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise BadModel(f"{js.name} is not readable JSON ({exc})") from exc
-        meta = from_dict(data, js.name)
-        if meta.id != js.stem:
-            raise BadModel(f"{js.name} says its id is '{meta.id}'; the file must be named "
-                           f"{meta.id}.json")
+        meta = from_dict(read_json(js), js.name)
+        check_named(meta.id, js)
         onnx_path = js.parent / meta.file
         if not onnx_path.is_file():
             raise BadModel(f"{js.name} names {meta.file}, which is not in {js.parent}")
