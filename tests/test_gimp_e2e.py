@@ -240,6 +240,11 @@ class Session:
 def session(tmp_path_factory):
     if os.geteuid() != 0:
         unavailable("needs root (debootstrap, chroot, mount --bind)")
+    # chroot, debootstrap and mount's helpers live in the sbin folders, which a plain user's
+    # PATH (the README's `PATH=/usr/bin:/bin bash tests/run.sh`) does not name.
+    path = os.environ.get("PATH", "").split(os.pathsep)
+    missing = [d for d in ("/usr/local/sbin", "/usr/sbin", "/sbin") if d not in path]
+    os.environ["PATH"] = os.pathsep.join(path + missing)
     if not CONTENT.is_file():
         unavailable(f"test photo {CONTENT} is missing")
     build = subprocess.run(["bash", str(E2E / "chroot.sh"), str(CHROOT)], capture_output=True,

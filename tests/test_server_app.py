@@ -196,7 +196,7 @@ def test_the_engine_cancels_at_once_when_the_waiting_client_is_killed(serve, tmp
     client = serve(UntilCancelled())
     job = client.submit({"method": "gatys", "params": {"size": 64}}, photo_png((40, 30)),
                         styles=[photo_png((16, 16))])
-    waiter = subprocess.Popen([sys.executable, "-c", WAITER, str(PLUGIN_DIR), client.url,
+    waiter = subprocess.Popen([sys.executable, "-u", "-c", WAITER, str(PLUGIN_DIR), client.url,
                                TOKEN, job], stdout=subprocess.PIPE, text=True)
     try:
         assert waiter.stdout.readline().strip() in ("queued", "running")  # it is watching
