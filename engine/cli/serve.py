@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from engine.server import create_app, logs
-    from engine.server.connections import max_connections, protocol_class
+    from engine.server.connections import max_connections, protocol_class, shorten_accept_retry
 
     settings = _settings(args)
     logs.configure(settings.max_log_bytes)
@@ -135,6 +135,7 @@ def run(args: argparse.Namespace) -> int:
     # The h11 protocol with a request-head deadline and a connection cap (see connections.py):
     # no local program without the token can stall the service or fill the log.
     http = protocol_class(max_connections(), settings.request_timeout_s)
+    shorten_accept_retry()
     server = uvicorn.Server(uvicorn.Config(app, http=http, log_config=None, access_log=False,
                                            timeout_keep_alive=5, timeout_graceful_shutdown=5))
     if settings.idle_exit_minutes > 0:
