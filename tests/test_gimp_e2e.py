@@ -44,17 +44,37 @@ def unavailable(why: str) -> None:
 def engine_venv() -> Path:
     """The venv whose python the plug-in starts: the one running pytest (CI's .venv, where
     tests/run.sh installed the engine), else a cached venv that sees this checkout via a .pth."""
-    if sys.prefix != sys.base_prefix:
+    if sys.prefix != sys.base_prefix and not _links_through_usr(Path(sys.prefix)):
         return Path(sys.prefix)
+    # No venv, or one whose python is a link to /usr/bin/python3: inside the chroot that name is
+    # the chroot's own (newer) Python, which sees none of our packages. A venv with its own copy
+    # of the interpreter, seeing this venv's packages and the checkout, runs the same there.
     venv = Path(os.environ.get("NST_GIMP_VENV", "/var/cache/nst-gimp-venv"))
     if not (venv / "bin" / "python").exists():
-        subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)],
-                       check=True)
+        subprocess.run([sys.executable, "-m", "venv", "--copies", "--system-site-packages",
+                        str(venv)], check=True)
+    if sys.prefix != sys.base_prefix:
+        outer = sysconfig.get_paths()["purelib"]
+        purelib = subprocess.run([str(venv / "bin" / "python"), "-c",
+                                  "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                                 capture_output=True, text=True, check=True).stdout.strip()
+        (Path(purelib) / "nst_outer_venv.pth").write_text(outer + "\n")
     purelib = subprocess.run([str(venv / "bin" / "python"), "-c",
                               "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                              capture_output=True, text=True, check=True).stdout.strip()
     (Path(purelib) / "nst_checkout.pth").write_text(str(ROOT) + "\n")
     return venv
+
+
+def _links_through_usr(venv: Path) -> bool:
+    """The venv's python reaches its interpreter through a link in /usr/bin (Debian's venvs)."""
+    link = venv / "bin" / "python"
+    while link.is_symlink():
+        target = Path(os.readlink(link))
+        link = target if target.is_absolute() else link.parent / target
+        if str(link).startswith("/usr/"):
+            return True
+    return False
 
 
 def interpreter_paths(venv: Path) -> list[Path]:
