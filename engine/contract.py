@@ -114,9 +114,15 @@ def param(
     max: float | None = None,
     label: str | None = None,
     advanced: bool = False,
+    choice_labels: dict[str, str] | None = None,
 ) -> Any:
-    """A contract field: its default, inclusive range and help text travel as metadata."""
-    meta = {"help": help, "min": min, "max": max, "label": label, "advanced": advanced}
+    """A contract field: its default, inclusive range and help text travel as metadata.
+
+    `choice_labels` names an enum's values for people (a dialog's menu); the value itself stays
+    the wire name.
+    """
+    meta = {"help": help, "min": min, "max": max, "label": label, "advanced": advanced,
+            "choice_labels": choice_labels or {}}
     if isinstance(default, (list, tuple)):
         return field(default_factory=lambda: type(default)(default), metadata=meta)
     return field(default=default, metadata=meta)
@@ -199,7 +205,11 @@ class GatysParams:
                                   "gram: the painting's global statistics (colours and textures "
                                   "spread evenly); patch: every small patch repainted with the "
                                   "painting's most similar stroke (keeps its brushwork).",
-                                  label="Style loss")
+                                  label="Style loss",
+                                  choice_labels={"gram": "Global (Gram): colours and textures "
+                                                         "spread evenly",
+                                                 "patch": "Local patches: the painting's own "
+                                                          "strokes, part by part"})
     patch_size: int = param(3, "Patch style: side of a patch, in VGG19 feature cells.",
                             min=1, max=7, label="Patch size", advanced=True)
     patch_layers: PatchLayers = param(PatchLayers.RELU3_RELU4,
@@ -216,7 +226,9 @@ class GatysParams:
                                 label="Augment painting", advanced=True)
     upscale: Upscale = param(Upscale.SHARP, "How a result rendered smaller than the region is "
                                             "brought to its size: sharp (the super-resolution "
-                                            "network) or smooth (Lanczos).", label="Upscale")
+                                            "network) or smooth (Lanczos).", label="Upscale",
+                             choice_labels={"sharp": "Sharp (super-resolution network)",
+                                            "smooth": "Smooth (Lanczos)"})
     device: Device = _device()
 
 
@@ -367,6 +379,9 @@ def field_schema(cls: type) -> list[dict[str, Any]]:
         }
         if isinstance(tp, type) and issubclass(tp, enum.Enum):
             entry["choices"] = [m.value for m in tp]
+            labels = f.metadata["choice_labels"]
+            entry["choice_labels"] = [labels.get(m.value, m.value.replace("_", " ").capitalize())
+                                      for m in tp]
         out.append(entry)
     return out
 

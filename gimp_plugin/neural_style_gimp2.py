@@ -61,7 +61,7 @@ def _pf_param(arg):
         return (PF_BOOL, arg.name, arg.label, bool(arg.default))
     if arg.kind == "choice":
         # PF_RADIO values are strings in the PDB, so scripts pass "draft", "lbfgs"... as in GIMP 3.
-        options = tuple((c.replace("_", " ").capitalize(), str(c)) for c in arg.choices)
+        options = tuple((label, str(c)) for label, c in zip(arg.choice_labels, arg.choices))
         return (PF_RADIO, arg.name, arg.label, str(arg.default), options)
     return (PF_STRING, arg.name, arg.label, str(arg.gimp_default))
 

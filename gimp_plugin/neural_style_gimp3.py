@@ -51,7 +51,7 @@ def _add_param_argument(procedure, arg):
     elif arg.kind == "choice":
         choice = Gimp.Choice.new()
         for i, nick in enumerate(arg.choices):
-            choice.add(nick, i, nick.replace("_", " ").capitalize(), "")
+            choice.add(nick, i, arg.choice_labels[i], "")
         procedure.add_choice_argument(arg.name, arg.label, blurb, choice, arg.default, RW)
     else:  # string, float_list (comma-separated)
         procedure.add_string_argument(arg.name, arg.label, blurb, arg.gimp_default, RW)

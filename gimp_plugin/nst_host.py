@@ -310,7 +310,7 @@ class Arg(object):
     """One procedure argument derived from a contract field (GIMP names use hyphens)."""
 
     def __init__(self, field, kind, default, lo=None, hi=None, choices=None, label=None,
-                 help=None, advanced=False):
+                 help=None, advanced=False, choice_labels=None):
         self.field = field
         self.name = field.replace("_", "-")
         self.kind = kind  # int | float | bool | choice | string | float_list
@@ -318,6 +318,10 @@ class Arg(object):
         self.min = lo
         self.max = hi
         self.choices = list(choices or [])
+        # What a menu shows for each choice (the schema's words; the wire value otherwise).
+        labels = list(choice_labels or [])
+        self.choice_labels = [labels[i] if i < len(labels) else c.replace("_", " ").capitalize()
+                              for i, c in enumerate(self.choices)]
         self.label = label or field
         self.help = help or self.label
         self.advanced = bool(advanced)
@@ -341,7 +345,8 @@ def procedure_args(schema, method):
     """The engine-parameter arguments of one procedure, in the contract's order."""
     fields = schema["methods"][method]
     return [Arg(f["name"], f["type"], f["default"], f.get("min"), f.get("max"),
-                f.get("choices"), f.get("label"), f.get("help"), f.get("advanced"))
+                f.get("choices"), f.get("label"), f.get("help"), f.get("advanced"),
+                f.get("choice_labels"))
             for f in fields]
 
 

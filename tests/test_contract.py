@@ -75,6 +75,30 @@ def test_schema_lists_every_field_with_choices() -> None:
     assert quality["choices"] == ["draft", "normal", "high"] and quality["default"] == "normal"
 
 
+def test_choice_labels_name_real_choices_and_reach_the_schema() -> None:
+    import enum
+    import typing
+
+    from engine.contract import METHODS
+
+    for cls in {spec.params for spec in METHODS.values()}:
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            labels = f.metadata["choice_labels"]
+            if labels:  # a misspelt key would silently fall back to the raw value
+                assert issubclass(hints[f.name], enum.Enum), f.name
+                assert set(labels) <= {m.value for m in hints[f.name]}, f.name
+    gatys = {f["name"]: f for f in schema()["methods"]["gatys"]}
+    loss = gatys["style_loss"]
+    assert loss["choices"] == ["gram", "patch"]
+    assert loss["choice_labels"][0].startswith("Global (Gram)")
+    assert loss["choice_labels"][1].startswith("Local patches")
+    # every choice field has one label per choice
+    for f in gatys.values():
+        if f["type"] == "choice":
+            assert len(f["choice_labels"]) == len(f["choices"]), f["name"]
+
+
 def test_params_command_prints_the_schema() -> None:
     out = subprocess.run([sys.executable, "-m", "engine", "params"], capture_output=True,
                          text=True, check=True).stdout

@@ -108,6 +108,7 @@ def test_arguments_equal_the_contract(plugin, proc, method):
         elif f["type"] == "choice":
             assert p[0] == gimpfu.PF_RADIO and p[3] == f["default"]
             assert [v for _, v in p[4]] == f["choices"]
+            assert [label for label, _ in p[4]] == f["choice_labels"], f["name"]
         else:
             kind = {"int": gimpfu.PF_INT, "float": gimpfu.PF_FLOAT, "bool": gimpfu.PF_BOOL,
                     "string": gimpfu.PF_STRING}[f["type"]]

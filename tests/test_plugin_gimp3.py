@@ -106,6 +106,7 @@ def test_arguments_equal_the_contract(gimp3, proc_name, method):
             assert (s.min, s.max) == (f["min"], f["max"]), f["name"]
         if f["type"] == "choice":
             assert s.choices == f["choices"]
+            assert s.choice_labels == f["choice_labels"], f["name"]
     if method == "gatys":
         assert [specs[n].kind for n in ("style", "style-2", "style-3", "style-layer")] == \
             ["file", "file", "file", "drawable"]

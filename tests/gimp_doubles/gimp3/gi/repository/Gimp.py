@@ -321,6 +321,7 @@ class Selection:
 class Choice:
     def __init__(self):
         self.nicks = []
+        self.labels = []
 
     @classmethod
     def new(cls):
@@ -328,6 +329,7 @@ class Choice:
 
     def add(self, nick, id, label, help):
         self.nicks.append(nick)
+        self.labels.append(label)
 
 
 class _Spec:
@@ -440,7 +442,9 @@ class ImageProcedure:
         self._add(_Spec(name, "string", default))
 
     def add_choice_argument(self, name, nick, blurb, choice, default, flags):
-        self._add(_Spec(name, "choice", default, choices=list(choice.nicks)))
+        spec = _Spec(name, "choice", default, choices=list(choice.nicks))
+        spec.choice_labels = list(choice.labels)
+        self._add(spec)
 
     def add_file_argument(self, name, nick, blurb, action, none_ok, default, flags):
         self._add(_Spec(name, "file", default, none_ok=none_ok))
