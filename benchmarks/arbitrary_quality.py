@@ -51,9 +51,16 @@ def scorer(size: int, patch: bool = True):
     net, names = ns.load_vgg()
 
     @functools.lru_cache(maxsize=4)
+    def at(path: str) -> int:
+        """The scoring size: --score-size, or 0 = the photo's own longest side (1 MP)."""
+        if size:
+            return size
+        with Image.open(path) as im:
+            return max(im.size)
+
     def reference(content: str, style: str):
         with torch.no_grad():
-            c, s = ns.prep(content, size), ns.prep(style, size)
+            c, s = ns.prep(content, at(content)), ns.prep(style, at(content))
             fc, fs = ns.feats(net, names, c), ns.feats(net, names, s)
             per_c = {k: torch.mean((ns.gram(fc[k]) - ns.gram(fs[k])) ** 2).item()
                      for k in ns.STYLE}
@@ -63,7 +70,7 @@ def scorer(size: int, patch: bool = True):
     def score(content: str, style: str, output: str) -> dict:
         c, fc, fs, per_c, pat_c = reference(content, style)
         with torch.no_grad():
-            o = ns.prep(output, size)
+            o = ns.prep(output, at(content))
             if o.shape != c.shape:
                 raise ValueError(f"{output}: {tuple(o.shape)} != content {tuple(c.shape)}")
             fo = ns.feats(net, names, o)
@@ -96,8 +103,9 @@ def main() -> int:
     ap.add_argument("--out", default="arbitrary_quality.jsonl")
     ap.add_argument("--skip-lite", action="store_true")
     ap.add_argument("--score-size", type=int, default=512,
-                    help="longest side the yardstick scores at (its default; at 1 MP its patch "
-                         "term alone is ~20 TFLOP per image, hours on a laptop CPU)")
+                    help="longest side the yardstick scores at (512: its default; 0: each "
+                         "photo's own 1 MP size, where the patch term alone is ~20 TFLOP per "
+                         "image: use --no-patch)")
     ap.add_argument("--no-patch", action="store_true",
                     help="skip the yardstick's patch term (most of its cost; the targets are "
                          "content and style)")

@@ -130,6 +130,11 @@ def main() -> int:
                     help="square photo (the worst case for a given longest side)")
     ap.add_argument("--keep", help="keep the output PNGs in this folder")
     ap.add_argument("--json", help="also write every figure to this JSON file")
+    ap.add_argument("--resume", action="store_true",
+                    help="keep the pairs already in --json and run only the others")
+    ap.add_argument("--pause-file", type=Path,
+                    help="while this file exists, wait before starting the next run (lets other "
+                         "benchmarks have the machine without a run straddling the pause)")
     ap.add_argument("--merge", nargs="+", metavar="JSON",
                     help="only print the means over the pairs of earlier runs' --json files")
     a = ap.parse_args()
@@ -147,6 +152,9 @@ def main() -> int:
     modes = {"gram": GatysParams(size=a.size),
              "patch": GatysParams(size=a.size, style_loss=StyleLoss.PATCH)}
     rows: list[dict] = []
+    if a.resume and a.json and Path(a.json).exists():
+        rows = json.loads(Path(a.json).read_text())["pairs"]
+    done = {(r["photo"], r["painting"]) for r in rows}
     result: dict = {"size": a.size, "pairs": rows, "cpu_count": os.cpu_count()}
     if a.memory_only:
         photos = []
@@ -156,8 +164,12 @@ def main() -> int:
         # Photo by photo across all paintings: a run cut short still covers every painting.
         for photo in photos:
             for painting in paintings:
+                if (photo.stem, painting.stem) in done:
+                    continue
                 row = {"photo": photo.stem, "painting": painting.stem}
                 for mode, params in modes.items():
+                    while a.pause_file and a.pause_file.exists():
+                        time.sleep(2)
                     out = out_dir / f"{photo.stem}__{painting.stem}__{mode}.png"
                     run = _run(photo, painting, params, out)
                     run.update({k: round(v, 4) for k, v in

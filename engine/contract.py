@@ -52,6 +52,11 @@ class Device(enum.Enum):
     CUDA = "cuda"
 
 
+class FineScales(enum.Enum):
+    LIGHT = "light"  # scales above 512 px refine strokes with the shallow layers (schedule.py)
+    FULL = "full"  # every scale uses every layer
+
+
 class Pooling(enum.Enum):
     MAX = "max"
     AVG = "avg"
@@ -199,6 +204,13 @@ class GatysParams:
                                  label="Optimiser", advanced=True)
     multiscale: bool = param(True, "Optimise coarse to fine (faster and better large-scale "
                                    "structure).", label="Multi-scale", advanced=True)
+    fine_scales: FineScales = param(
+        FineScales.LIGHT, "Above 512 px: light settles the arrangement at 512 px, then each "
+        "larger scale only refines brush strokes with VGG19's shallow layers (about 3x faster "
+        "at 2048 px); full optimises every layer at every scale.", label="Large sizes",
+        advanced=True,
+        choice_labels={"light": "Light: refine strokes above 512 px (fast)",
+                       "full": "Full: every layer at every scale (slow)"})
     pooling: Pooling = param(Pooling.MAX, "Pooling in the VGG19 feature extractor.",
                              label="Pooling", advanced=True)
     style_loss: StyleLoss = param(StyleLoss.GRAM,

@@ -145,3 +145,30 @@ def test_quality_help_names_the_preset_iteration_counts():
     text = field.metadata["help"]
     for quality, n in FINE_ITERATIONS.items():
         assert f"{quality.value} {n}" in text
+
+
+def test_large_sizes_are_the_512_plan_then_light_scales() -> None:
+    from engine.contract import FineScales, StyleLoss
+    from engine.gatys.schedule import LIGHT_COST
+
+    head = plan((4000, 3000), GatysParams(size=512, quality=Quality.DRAFT))
+    big = plan((4000, 3000), GatysParams(size=2048, quality=Quality.DRAFT))
+    assert big[:len(head)] == head  # a large result is the 512 px result, refined
+    light = big[len(head):]
+    assert [(s.width, s.height, s.light) for s in light] == [(1024, 768, True),
+                                                             (2048, 1536, True)]
+    assert all(s.iterations == FINE_ITERATIONS[Quality.DRAFT] for s in light)
+    assert light[0].cost == 1024 * 768 * LIGHT_COST * light[0].iterations
+    # each light scale at most doubles the one below
+    odd = plan((4000, 3000), GatysParams(size=1500))
+    assert [max(s.width, s.height) for s in odd] == [128, 256, 512, 750, 1500]
+    # full, patch, single-scale and sizes just above 512: the ordinary plan, no light scale
+    for params in (GatysParams(size=2048, fine_scales=FineScales.FULL),
+                   GatysParams(size=2048, style_loss=StyleLoss.PATCH),
+                   GatysParams(size=2048, multiscale=False), GatysParams(size=600)):
+        stages = plan((4000, 3000), params)
+        assert not any(s.light for s in stages), params
+        assert max(stages[-1].width, stages[-1].height) == params.size
+    full = plan((4000, 3000), GatysParams(size=2048, fine_scales=FineScales.FULL))
+    assert [max(s.width, s.height) for s in full] == [512, 1024, 2048]
+    assert sum(s.cost for s in big) < 0.5 * sum(s.cost for s in full)

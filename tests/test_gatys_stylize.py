@@ -161,3 +161,45 @@ def test_cuda_asked_without_cuda() -> None:
         pytest.skip("a CUDA device is present")
     with pytest.raises(DeviceUnavailable):
         stylize(_photo(), [_stripes()], _params(device=Device.CUDA))
+
+
+def test_light_scale_refines_the_result_so_far(monkeypatch) -> None:
+    """Above 512 px the default plan ends with light scales: VGG19 to relu3_1 only, and the
+    content target is the result so far (enlarged), not the photo. (Thresholds lowered here so
+    that the test runs at thumbnail sizes.)"""
+    import torch
+
+    from engine.backbone import shared_backbone
+    from engine.contract import FineScales, Pooling
+    from engine.gatys import schedule, transfer
+
+    monkeypatch.setattr(schedule, "LIGHT_ABOVE", 96)
+    monkeypatch.setattr(schedule, "LIGHT_FROM", 120)
+    photo, style = _photo(60, 90), _stripes(48, 48)
+    big = stylize(photo, [style], GatysParams(size=160, iterations=6))
+    assert big.info["light_scales"] == 1 and big.rgb.shape == (107, 160, 3)
+    assert [s[0] for s in big.info["scales"]] == [96, 160]
+    assert big.info["style_loss"] < 0.9  # the light scale still styles (relu1_1..relu3_1)
+    full = stylize(photo, [style], GatysParams(size=160, iterations=6,
+                                                fine_scales=FineScales.FULL))
+    assert full.info["light_scales"] == 0
+
+    net = shared_backbone(Pooling.MAX, "cpu")
+    stage = schedule.Stage(160, 107, 6, light=True)
+    photo_t = transfer._tensor(resize_rgb(photo, (160, 107)), torch.device("cpu"))
+    previous = torch.rand_like(photo_t)
+    content, styles = transfer._targets(net, photo_t, [style], [1.0], stage, GatysParams(),
+                                        None, None, torch.device("cpu"), previous=previous)
+    assert sorted(styles) == ["relu1_1", "relu2_1", "relu3_1"]
+    with torch.no_grad():
+        want = net(previous, ["relu3_1"])["relu3_1"]
+        photo_f = net(photo_t, ["relu3_1"])["relu3_1"]
+    assert torch.allclose(content.target, want)
+    assert not torch.allclose(content.target, photo_f)
+    # a full scale keeps the photo as its content target, at relu4_2
+    content, styles = transfer._targets(net, photo_t, [style], [1.0],
+                                        schedule.Stage(160, 107, 6), GatysParams(), None, None,
+                                        torch.device("cpu"), previous=previous)
+    assert len(styles) == 5
+    with torch.no_grad():
+        assert torch.allclose(content.target, net(photo_t, ["relu4_2"])["relu4_2"])

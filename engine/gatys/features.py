@@ -12,6 +12,14 @@ import torch.nn.functional as F
 CONTENT_LAYER = "relu4_2"
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 ALL_LAYERS = (*STYLE_LAYERS, CONTENT_LAYER)
+# A light scale (schedule.py) stops at relu3_1: its strokes, not the arrangement settled below.
+LIGHT_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1")
+LIGHT_CONTENT_LAYER = "relu3_1"
+
+
+def stage_layers(light: bool) -> tuple[tuple[str, ...], str]:
+    """(style layers, content layer) of a scale."""
+    return (LIGHT_STYLE_LAYERS, LIGHT_CONTENT_LAYER) if light else (STYLE_LAYERS, CONTENT_LAYER)
 
 
 CHUNK_ROWS = 1 << 16  # pixels per block when building a Gram matrix

@@ -15,7 +15,7 @@ import torch
 from engine.backbone import Backbone
 from engine.cancel import CancelToken
 from engine.contract import Optimizer
-from engine.gatys.features import ALL_LAYERS, CONTENT_LAYER
+from engine.gatys.features import CONTENT_LAYER
 from engine.gatys.losses import ContentLoss, StyleLoss, TVLoss
 
 ADAM_LR = 0.02  # in 0..1 pixel units; Adam's step is about lr per pixel regardless of scale
@@ -37,6 +37,7 @@ class Objective:
     weights: Weights
     dtype: torch.dtype | None
     tv: TVLoss = field(default_factory=TVLoss)
+    content_layer: str = CONTENT_LAYER
     last: dict[str, float] = field(default_factory=dict)
 
     def autocast(self, device: torch.device):
@@ -49,8 +50,8 @@ class Objective:
             x = image
             if image.device.type == "cpu":
                 x = x.contiguous(memory_format=torch.channels_last)
-            feats = self.backbone(x, ALL_LAYERS)
-        content = self.content(feats[CONTENT_LAYER])
+            feats = self.backbone(x, (*self.styles, self.content_layer))
+        content = self.content(feats[self.content_layer])
         style = sum(loss(feats[name]) for name, loss in self.styles.items()) / len(self.styles)
         tv = self.tv(image)
         w = self.weights

@@ -4,6 +4,14 @@ Most of the work happens at low resolution, where an iteration is 4x (half size)
 size) cheaper and where the large-scale arrangement of the style is decided; the finest scale only
 refines brush strokes. `Quality` presets name the number of iterations at the finest scale; each
 coarser scale gets `COARSE_FACTOR` times as many as the next finer one.
+
+Large sizes (`fine_scales=light`, the default): above `LIGHT_ABOVE` the plan is the ordinary plan
+at 512 px, where the arrangement of the style is settled, followed by *light* scales up to the
+size (each at most twice the one before) that only refine brush strokes: VGG19 up to relu3_1 (style
+relu1_1..relu3_1, content relu3_1) instead of up to relu5_1, `fine` iterations each. The deep
+layers cost two thirds of a VGG19 pass and, at these sizes, describe what the 512 px scale
+already decided. (crowsonkb's style-transfer-pytorch also spends its finest scales on fewer,
+cheaper steps; the truncated network is our choice, measured in benchmarks/gatys_highres.py.)
 """
 
 from __future__ import annotations
@@ -12,7 +20,7 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-from engine.contract import QUALITY_ITERATIONS, GatysParams
+from engine.contract import QUALITY_ITERATIONS, FineScales, GatysParams, StyleLoss
 from engine.errors import BadImage
 from engine.images import fit_longest_side
 
@@ -24,6 +32,11 @@ MIN_SIDE = 128  # below this VGG19's deepest style layer (relu5_1, 1/16 size) ha
 VGG_MIN_SIDE = 16
 MIN_COARSE_SHORT_SIDE = 2 * VGG_MIN_SIDE
 MAX_SCALES = 3
+LIGHT_ABOVE = 512
+LIGHT_FROM = 640  # just above 512 a light scale would cost more than the ordinary plan saves
+# Work of a light iteration relative to a full one (VGG19 to relu3_1 vs to relu5_1, forward and
+# backward; FLOP count, close to the measured time ratio): progress and the ETA weigh by it.
+LIGHT_COST = 0.35
 
 
 @dataclass(frozen=True)
@@ -31,11 +44,17 @@ class Stage:
     width: int
     height: int
     iterations: int
+    light: bool = False  # refine strokes only: the shallow layers (see the module docstring)
+
+    @property
+    def pixel_cost(self) -> float:
+        """Relative work of one iteration."""
+        return self.width * self.height * (LIGHT_COST if self.light else 1.0)
 
     @property
     def cost(self) -> float:
         """Relative work of this stage (pixels x iterations), for progress and ETA."""
-        return self.width * self.height * self.iterations
+        return self.pixel_cost * self.iterations
 
 
 def plan(content_wh: tuple[int, int], params: GatysParams) -> list[Stage]:
@@ -53,6 +72,16 @@ def plan(content_wh: tuple[int, int], params: GatysParams) -> list[Stage]:
             f"The image is too thin for Gatys style transfer: {cw}x{ch} at size {params.size} is "
             f"{w}x{h}, and the optimisation needs at least {VGG_MIN_SIDE} px on the short side; "
             f"{fix}crop the image, or use a fast network.")
+    if (params.fine_scales is FineScales.LIGHT and params.style_loss is StyleLoss.GRAM
+            and params.multiscale and params.size >= LIGHT_FROM):
+        light = [params.size]
+        while light[-1] // 2 > LIGHT_ABOVE:
+            light.append(light[-1] // 2)
+        # The head is exactly the 512 px default's plan: a large result is that result, refined.
+        if min(fit_longest_side(content_wh, LIGHT_ABOVE)) >= MIN_COARSE_SHORT_SIDE:
+            head = plan(content_wh, dataclasses.replace(params, size=LIGHT_ABOVE))
+            return head + [Stage(*fit_longest_side(content_wh, side), fine, light=True)
+                           for side in reversed(light)]
     sides = [params.size]
     while (params.multiscale and len(sides) < MAX_SCALES and sides[-1] // 2 >= MIN_SIDE
            and min(fit_longest_side(content_wh, sides[-1] // 2)) >= MIN_COARSE_SHORT_SIDE):

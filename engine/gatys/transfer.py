@@ -28,7 +28,7 @@ from engine.contract import (
 from engine.errors import BadImage, BadParameter
 from engine.eta import StagedEta
 from engine.gatys import patches
-from engine.gatys.features import ALL_LAYERS, CONTENT_LAYER, STYLE_LAYERS, gram, layer_mask
+from engine.gatys.features import CONTENT_LAYER, gram, layer_mask, stage_layers
 from engine.gatys.losses import ContentLoss, StyleLoss, blend_grams
 from engine.gatys.optimise import Objective, Weights, optimise
 from engine.gatys.schedule import Stage, plan, style_size, total_cost
@@ -64,14 +64,20 @@ def _check_inputs(content: np.ndarray, styles: Sequence[np.ndarray],
     return list(params.style_weights) if params.style_weights else [1.0] * len(styles)
 
 
-def _features(net, x: torch.Tensor, dtype: torch.dtype | None, device: torch.device
+def _features(net, x: torch.Tensor, dtype: torch.dtype | None, device: torch.device,
+              layers: Sequence[str] | None = None, *, as_float: bool = True
               ) -> dict[str, torch.Tensor]:
+    """VGG19 features, no grad. `as_float=False` keeps autocast's bf16: at 2048 px an fp32 copy
+    of relu1_1 alone is 0.8 GB, and Gram matrices are accumulated in fp32 from bf16 anyway."""
+    style_layers, content_layer = stage_layers(False)
     ctx = torch.autocast(device.type, dtype=dtype) if dtype else torch.autocast(
         device.type, enabled=False)
     with torch.no_grad(), ctx:
         if device.type == "cpu":
             x = x.contiguous(memory_format=torch.channels_last)
-        return {k: v.float() for k, v in net(x, ALL_LAYERS).items()}
+        wanted = layers or (*style_layers, content_layer)
+        out = net(x, wanted)
+        return {k: v.float() for k, v in out.items()} if as_float else out
 
 
 def _painting(rgb: np.ndarray, stage: Stage, params: GatysParams) -> np.ndarray:
@@ -82,25 +88,38 @@ def _painting(rgb: np.ndarray, stage: Stage, params: GatysParams) -> np.ndarray:
 
 def _targets(net, content_t: torch.Tensor, styles: Sequence[np.ndarray], weights: list[float],
              stage: Stage, params: GatysParams, mask_t: torch.Tensor | None,
-             dtype: torch.dtype | None, device: torch.device
-             ) -> tuple[ContentLoss, dict[str, StyleLoss]]:
-    """Content features and blended style Gram targets at one scale, computed once, no grad."""
-    def features(x: torch.Tensor) -> dict[str, torch.Tensor]:
-        return _features(net, x, dtype, device)
+             dtype: torch.dtype | None, device: torch.device,
+             previous: torch.Tensor | None = None) -> tuple[ContentLoss, dict[str, StyleLoss]]:
+    """Content features and blended style Gram targets at one scale, computed once, no grad.
 
+    A light scale keeps what the scales below decided: its content target is `previous` (their
+    result, enlarged), not the photo, whose fine detail at relu3_1 would otherwise pull the
+    strokes back out (measured: a 1024 px light scale aimed at the photo undid most of the 512 px
+    stylisation). The style losses' unit stays the photo's distance to the painting, as at every
+    other scale."""
+    style_layers, content_layer = stage_layers(stage.light)
+
+    def features(x: torch.Tensor, layers: Sequence[str] = (*style_layers, content_layer)
+                 ) -> dict[str, torch.Tensor]:
+        return _features(net, x, dtype, device, layers, as_float=False)
+
+    # One picture's feature maps alive at a time, reduced to Grams at once (memory at 2048 px).
     fc = features(content_t)
-    style_grams: dict[str, list[torch.Tensor]] = {k: [] for k in STYLE_LAYERS}
+    reference = {k: gram(fc[k], layer_mask(mask_t, fc[k]) if mask_t is not None else None)
+                 for k in style_layers}
+    content = ContentLoss(fc[content_layer])
+    del fc
+    if stage.light and previous is not None:
+        content = ContentLoss(features(previous, (content_layer,))[content_layer])
+    style_grams: dict[str, list[torch.Tensor]] = {k: [] for k in style_layers}
     for rgb in styles:
         fs = features(_tensor(_painting(rgb, stage, params), device))
-        for k in STYLE_LAYERS:
+        for k in style_layers:
             style_grams[k].append(gram(fs[k]))
         del fs
-    style_losses = {}
-    for k in STYLE_LAYERS:
-        target = blend_grams(style_grams[k], weights)
-        m = layer_mask(mask_t, fc[k]) if mask_t is not None else None
-        style_losses[k] = StyleLoss(target, gram(fc[k], m), mask_t)
-    return ContentLoss(fc[CONTENT_LAYER]), style_losses
+    style_losses = {k: StyleLoss(blend_grams(style_grams[k], weights), reference[k], mask_t)
+                    for k in style_layers}
+    return content, style_losses
 
 
 def _patch_targets(net, content_t: torch.Tensor, styles: Sequence[np.ndarray],
@@ -173,7 +192,7 @@ def stylize(
     iteration_base = 0
     match_seconds: list[float] = []
 
-    timer = StagedEta.of([(s.width * s.height, s.iterations) for s in stages], kind="gatys")
+    timer = StagedEta.of([(s.pixel_cost, s.iterations) for s in stages], kind="gatys")
     for index, stage in enumerate(stages):
         cancel.raise_if_cancelled()
         timer.start_stage(index)
@@ -182,16 +201,20 @@ def stylize(
         mask_t = None
         if mask is not None:
             mask_t = _tensor(resize_gray(mask, size)[..., None], device)
-        targets = _patch_targets if patch else _targets
-        content_loss, style_losses = targets(net, content_t, styles, weights, stage, params,
-                                             mask_t, dtype, device)
-        objective = Objective(net, content_loss, style_losses, w, dtype)
         if image is None:
             image = _initial(params, content_t, styles, device)
         else:
             image = F.interpolate(image, size=(stage.height, stage.width), mode="bilinear",
                                   align_corners=False).clamp_(0.0, 1.0)
         image = image.detach().clone()
+        if patch:
+            content_loss, style_losses = _patch_targets(net, content_t, styles, weights, stage,
+                                                        params, mask_t, dtype, device)
+        else:
+            content_loss, style_losses = _targets(net, content_t, styles, weights, stage,
+                                                  params, mask_t, dtype, device, previous=image)
+        objective = Objective(net, content_loss, style_losses, w, dtype,
+                              content_layer=stage_layers(stage.light)[1])
         del content_t
         stage_text = f"scale {index + 1}/{len(stages)} ({stage.width}x{stage.height})"
 
@@ -222,6 +245,7 @@ def stylize(
         "precision": str(dtype).replace("torch.", "") if dtype else "float32",
         "iterations": total_iters,
         "scales": [[s.width, s.height, s.iterations] for s in stages],
+        "light_scales": sum(s.light for s in stages),
         "content_loss": final["content"],
         "style_loss": final["style"],
         "tv_loss": final["tv"],
