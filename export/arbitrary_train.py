@@ -190,8 +190,9 @@ def train_arbitrary(settings: ArbitrarySettings,
                              tv_weight=settings.tv_weight)
     read = sorted(set(STATS_LAYERS) | set(STYLE_LAYERS))
     preview = Preview(settings, photos_list, paintings_list) if ddp.main else None
-    log.info("training the any-painting network: %d photos, %d paintings, %s, bf16 %s, "
-             "steps %d..%d", len(photos), len(paintings), device, bf16, step, settings.steps)
+    if ddp.main:
+        log.info("training the any-painting network: %d photos, %d paintings, %s, bf16 %s, "
+                 "steps %d..%d", len(photos), len(paintings), device, bf16, step, settings.steps)
 
     t0 = time.perf_counter()
     start_step = step

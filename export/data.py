@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
@@ -62,7 +63,9 @@ class PhotoCrops:
         arrays = [_shrink(p, short) for p in self.photos]
         if cache is not None:
             cache.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cache.with_suffix(".tmp.npz")
+            # One temporary name per process: under torchrun every rank fills a cold cache at
+            # once, and a shared name let one rank's rename pull the file from under another's.
+            tmp = cache.with_suffix(f".{os.getpid()}.tmp.npz")
             np.savez(tmp, **{f"a{i}": a for i, a in enumerate(arrays)})
             tmp.replace(cache)
             log.info("cached %d photos in %s", len(arrays), cache)
