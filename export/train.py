@@ -97,9 +97,13 @@ class TrainResult:
 
 
 def use_bf16(mode: str, device: torch.device) -> bool:
-    if device.type != "cpu" or mode == "off":
+    """CPU: "auto" where the CPU has native bf16. CUDA: only when asked ("on"); "auto" keeps
+    the float32 behaviour the GPU runs had before."""
+    if mode == "off":
         return False
-    return mode == "on" or runtime.cpu_has_bf16()
+    if device.type == "cuda":
+        return mode == "on"
+    return device.type == "cpu" and (mode == "on" or runtime.cpu_has_bf16())
 
 
 class Distributed:
