@@ -1,70 +1,250 @@
 # -*- coding: utf-8 -*-
-"""The GIMP 3 dialog of both procedures: GIMP's own procedure dialog over the arguments (which
-come from the engine's schema), plus a model picker filled from the engine's model list.
-Imported only for interactive runs, so batch and script runs never touch GTK."""
+"""The GIMP 3 dialog of the procedures: a preview beside GIMP's own procedure widgets (which come
+from the engine's schema), in a scrolled column that fits the screen, plus a model picker with
+thumbnails for Fast Neural Style. Imported only for interactive runs, so batch and script runs
+never touch GTK.
+
+Nothing here waits on the engine in the main loop: the engine is reached (or started) in a
+thread, the model list shown at once is the one cached from the last run, and the preview is
+rendered in threads scheduled by nst_preview.Previewer; results come back with GLib.idle_add."""
+
+import base64
+import json
+import os
+import threading
 
 import gi
 
 gi.require_version("GimpUi", "3.0")
 gi.require_version("Gtk", "3.0")
-from gi.repository import GimpUi, Gtk  # noqa: E402
+gi.require_version("Gdk", "3.0")
+gi.require_version("GdkPixbuf", "2.0")
+from gi.repository import Gdk, GdkPixbuf, Gio, GimpUi, GLib, Gtk  # noqa: E402
 
 import nst_engine  # noqa: E402
 import nst_host  # noqa: E402
+import nst_preview  # noqa: E402
 from nst_errors import EngineError  # noqa: E402
 
+# Room the dialog needs besides its scrolled settings: title bar, the preview's captions, the
+# button row and margins (measured on GIMP 3.0.4's default theme, with some slack).
+CHROME_PX = 230
+MIN_SETTINGS_PX = 240
 
-def _models(engine_config):
-    """(list of (id, label), error text or None); the dialog stays usable without an engine."""
-    try:
-        client = nst_engine.ensure_engine(engine_config)
-        listing = client.models()
-    except EngineError as exc:
-        return [], nst_host.user_message("Listing the fast models", exc).split("\n")[0]
+
+trace = nst_host.trace
+
+
+# ------------------------------------------------------------------------------ model list
+
+def _pixbuf_from_png(data, side=None):
+    loader = GdkPixbuf.PixbufLoader.new_with_type("png")
+    loader.write(data)
+    loader.close()
+    pixbuf = loader.get_pixbuf()
+    if side and pixbuf is not None:
+        w, h = pixbuf.get_width(), pixbuf.get_height()
+        scale = float(side) / max(w, h)
+        pixbuf = pixbuf.scale_simple(max(1, int(w * scale)), max(1, int(h * scale)),
+                                     GdkPixbuf.InterpType.BILINEAR)
+    return pixbuf
+
+
+class ModelPicker(object):
+    """Style networks with their thumbnails; shows the cached list at once and the engine's own
+    once it answers (set_models)."""
+
+    THUMB = 40
+
+    def __init__(self, config, cached):
+        self.config = config
+        self.store = Gtk.ListStore(str, str, GdkPixbuf.Pixbuf)
+        self.combo = Gtk.ComboBox.new_with_model(self.store)
+        self.combo.set_id_column(0)
+        pix = Gtk.CellRendererPixbuf()
+        self.combo.pack_start(pix, False)
+        self.combo.add_attribute(pix, "pixbuf", 2)
+        text = Gtk.CellRendererText()
+        self.combo.pack_start(text, True)
+        self.combo.add_attribute(text, "text", 1)
+        label = Gtk.Label.new_with_mnemonic("Style _network")
+        label.set_mnemonic_widget(self.combo)
+        self.box = Gtk.Box(orientation=Gtk.Orientation.HORIZONTAL, spacing=12)
+        self.box.pack_start(label, False, False, 0)
+        self.box.pack_start(self.combo, True, True, 0)
+        self.set_models(cached or [])
+
+    def set_models(self, models, error=None):
+        current = self.combo.get_active_id() or self.config.get_property("model")
+        self.store.clear()
+        ids = []
+        for m in models:
+            model_id = m.get("id")
+            if not model_id or model_id in ids:
+                continue
+            ids.append(model_id)
+            thumb = None
+            if m.get("thumbnail_png"):
+                try:
+                    thumb = _pixbuf_from_png(base64.b64decode(m["thumbnail_png"]), self.THUMB)
+                except Exception:
+                    thumb = None
+            self.store.append([model_id, m.get("name") or model_id, thumb])
+        if current and current not in ids:
+            note = " (not installed)" if models and not error else ""
+            self.store.prepend([current, current + note, None])
+        self.combo.set_active_id(current or (ids[0] if ids else ""))
+
+    def active(self):
+        return self.combo.get_active_id()
+
+
+def _model_summaries(listing):
+    """What the picker and the cache keep of GET /v1/models: id, name, thumbnail."""
     if isinstance(listing, dict):
         listing = listing.get("models") or []
     out = []
-    for m in listing:
-        model_id = m.get("id")
-        if model_id:
-            out.append((model_id, m.get("name") or m.get("display_name") or model_id))
-    return out, None
+    for m in listing or []:
+        if isinstance(m, dict) and m.get("id"):
+            out.append({"id": m["id"], "name": m.get("name") or m.get("display_name") or m["id"],
+                        "thumbnail_png": m.get("thumbnail_png")})
+    return out
 
 
-def _model_picker(config, engine_config):
-    box = Gtk.Box(orientation=Gtk.Orientation.HORIZONTAL, spacing=12)
-    box.pack_start(Gtk.Label(label="Style network (or give any painting below)"), False, False,
-                   0)
-    combo = Gtk.ComboBoxText()
-    models, error = _models(engine_config)
-    current = config.get_property("model")
-    if current and current not in [m[0] for m in models]:
-        models.insert(0, (current, current + (" (not installed)" if not error else "")))
-    for model_id, label in models:
-        combo.append(model_id, label)
-    combo.set_active_id(current or (models[0][0] if models else ""))
-    box.pack_start(combo, True, True, 0)
-    outer = Gtk.Box(orientation=Gtk.Orientation.VERTICAL, spacing=4)
-    outer.pack_start(box, False, False, 0)
-    if error:
-        note = Gtk.Label(label=error)
-        note.set_line_wrap(True)
-        outer.pack_start(note, False, False, 0)
-    outer.show_all()
-    return outer, combo
+def load_cached_models(path):
+    try:
+        with open(path, "rb") as fh:
+            return _model_summaries(json.loads(fh.read().decode("utf-8")))
+    except (IOError, OSError, ValueError):
+        return []
 
 
-def run_dialog(procedure, config, title, method, engine_config):
-    """Show the dialog; True when the user pressed OK (config then holds the choices)."""
+def save_cached_models(path, models):
+    try:
+        tmp = path + ".tmp"
+        with open(tmp, "wb") as fh:
+            fh.write(json.dumps({"models": models}).encode("utf-8"))
+        os.rename(tmp, path)
+    except (IOError, OSError):
+        pass  # a cache: the next run asks the engine again
+
+
+# --------------------------------------------------------------------------------- preview
+
+class PreviewPanel(object):
+    """The preview image, a before/after toggle and a one-line status under it."""
+
+    def __init__(self, source):
+        self.source = source
+        side = nst_preview.PREVIEW_SIDE
+        self.image = Gtk.Image()
+        self.image.set_size_request(side, side)
+        frame = Gtk.Frame()
+        frame.add(self.image)
+        self.before = Gtk.CheckButton.new_with_mnemonic("Show _before (the original)")
+        self.before.connect("toggled", lambda *a: self._show())
+        self.status = Gtk.Label(label="")
+        self.status.set_line_wrap(True)
+        self.status.set_max_width_chars(40)
+        self.status.set_xalign(0.0)
+        self.box = Gtk.Box(orientation=Gtk.Orientation.VERTICAL, spacing=6)
+        self.box.pack_start(frame, False, False, 0)
+        self.box.pack_start(self.before, False, False, 0)
+        self.box.pack_start(self.status, False, False, 0)
+        self.original = None
+        self.styled = None
+        self.shown_key = None
+        if source is not None:
+            self.original = self._pixbuf(source.rgba, source.size)
+            self._show()
+
+    @staticmethod
+    def _pixbuf(rgba, size):
+        w, h = size
+        return GdkPixbuf.Pixbuf.new_from_bytes(GLib.Bytes.new(bytes(rgba)),
+                                               GdkPixbuf.Colorspace.RGB, True, 8, w, h, w * 4)
+
+    def _show(self):
+        pix = self.original if (self.before.get_active() or self.styled is None) else self.styled
+        if pix is not None:
+            self.image.set_from_pixbuf(pix)
+
+    def set_result(self, req, png):
+        self.styled = _pixbuf_from_png(png)
+        self.shown_key = req.key
+        self.status.set_text(req.label.capitalize() if req.label != "preview" else
+                             "Preview of the region at %dx%d" % self.source.size)
+        self._show()
+        trace("preview", key=req.key, label=req.label, method=req.method,
+              model=req.params.get("model"), png_sha1=_sha1(png))
+
+    def set_status(self, text):
+        self.status.set_text(text)
+        trace("preview_status", text=text)
+
+
+def _sha1(data):
+    import hashlib
+
+    return hashlib.sha1(data).hexdigest()
+
+
+# ------------------------------------------------------------------------------------ help
+
+def _help_uri():
+    """The installed docs (docs/gimp.md beside the plug-in, placed by install.py)."""
+    here = nst_host.plugin_dir(__file__)
+    for name in (os.path.join("docs", "gimp.html"), os.path.join("docs", "gimp.md")):
+        path = os.path.join(here, name)
+        if os.path.isfile(path):
+            return GLib.filename_to_uri(path, None)
+    return None
+
+
+def _open_help(dialog):
+    uri = _help_uri()
+    trace("help", uri=uri)
+    if uri:
+        try:
+            Gio.AppInfo.launch_default_for_uri(uri, None)
+            return
+        except GLib.Error:
+            pass
+    msg = Gtk.MessageDialog(transient_for=dialog, modal=True,
+                            message_type=Gtk.MessageType.INFO, buttons=Gtk.ButtonsType.CLOSE,
+                            text="Neural Style help")
+    msg.format_secondary_text(
+        "The plug-in's guide is %s.\nNo program to open it was found." % (
+            uri or "docs/gimp.md in the neural-style project"))
+    msg.run()
+    msg.destroy()
+
+
+# ------------------------------------------------------------------------------ the dialog
+
+def _fit_height():
+    """The tallest the settings column may be so the dialog fits the screen's work area."""
+    display = Gdk.Display.get_default()
+    monitor = display.get_primary_monitor() or display.get_monitor(0)
+    height = monitor.get_workarea().height if monitor is not None else 768
+    return max(MIN_SETTINGS_PX, height - CHROME_PX)
+
+
+def run_dialog(procedure, config, title, method, engine_config, source=None,
+               models_cache=None):
+    """Show the dialog; True when the user pressed OK (config then holds the choices).
+
+    `source` (neural_style_gimp3.PreviewSource) gives the region's pixels at preview size and
+    builds a preview request from the config; None shows no preview. `models_cache`: the file
+    the model list is kept in between runs."""
     GimpUi.init("neural-style")
     dialog = GimpUi.ProcedureDialog.new(procedure, config, title)
     names = [a.name for a in procedure.get_arguments()]
     # The image/drawables/run-mode arguments are GIMP's own, never shown.
     names = [n for n in names if n not in ("run-mode", "image", "drawables")]
-    combo = None
+    picker = None
     if method == "fast":
-        picker, combo = _model_picker(config, engine_config)
-        dialog.get_content_area().pack_start(picker, False, False, 6)
+        picker = ModelPicker(config, load_cached_models(models_cache) if models_cache else [])
         names = [n for n in names if n != "model"]
     # The contract marks rarely changed fields "advanced": they go in a collapsed expander.
     schema = nst_host.load_schema(nst_host.plugin_dir(__file__))
@@ -75,12 +255,131 @@ def run_dialog(procedure, config, title, method, engine_config):
     tucked = [n for n in names if n in advanced]
     if tucked:
         dialog.fill_box("advanced-box", tucked)
-        dialog.get_label("advanced-label", "Advanced options", False, False)
-        dialog.fill_expander("advanced-expander", "advanced-label", False, "advanced-box")
+        dialog.get_label("advanced-label", "_Advanced options", False, True)
+        expander = dialog.fill_expander("advanced-expander", "advanced-label", False,
+                                        "advanced-box")
+        # The expander would grow the window past the screen; the scrolled column takes it.
+        expander.set_resize_toplevel(False)
         basic.append("advanced-expander")
-    dialog.fill(basic)
+    settings = dialog.fill_box("nst-settings", basic)
+
+    scrolled = Gtk.ScrolledWindow()
+    scrolled.set_policy(Gtk.PolicyType.NEVER, Gtk.PolicyType.AUTOMATIC)
+    scrolled.set_propagate_natural_height(True)
+    scrolled.set_max_content_height(_fit_height() - (40 if picker else 0))
+    scrolled.add(settings)
+    column = Gtk.Box(orientation=Gtk.Orientation.VERTICAL, spacing=8)
+    if picker is not None:
+        column.pack_start(picker.box, False, False, 0)
+    column.pack_start(scrolled, True, True, 0)
+    reason = Gtk.Label(label="")
+    reason.set_line_wrap(True)
+    reason.set_max_width_chars(50)
+    reason.set_xalign(0.0)
+    column.pack_start(reason, False, False, 0)
+
+    panel = PreviewPanel(source)
+    row = Gtk.Box(orientation=Gtk.Orientation.HORIZONTAL, spacing=12)
+    row.set_border_width(6)
+    row.pack_start(panel.box, False, False, 0)
+    row.pack_start(column, True, True, 0)
+    dialog.get_content_area().pack_start(row, True, True, 0)
+    row.show_all()
+    if source is None:
+        panel.box.hide()
+
+    # Help: the plug-in's own guide instead of GIMP's (absent) manual page for a plug-in.
+    def on_response(dlg, response):
+        if response == Gtk.ResponseType.HELP:
+            dlg.stop_emission_by_name("response")
+            _open_help(dlg)
+    dialog.connect("response", on_response)
+
+    previewer = None
+    state = {"client": None, "engine_error": None}
+    lock = threading.Lock()
+
+    def connect():
+        with lock:
+            if state["client"] is None:
+                state["client"] = nst_engine.ensure_engine(engine_config)
+            return state["client"]
+
+    def update_ok(*_):
+        why = source.missing_style(config) if source is not None else None
+        dialog.set_response_sensitive(Gtk.ResponseType.OK, why is None)
+        reason.set_text(why or "")
+        return why
+
+    def refresh(*_):
+        why = update_ok()
+        if previewer is None:
+            return
+        req, note = source.request(config, picker.active() if picker else None)
+        if req is None:
+            previewer.invalidate(why or note)
+        else:
+            previewer.request(req)
+
+    if source is not None:
+        def spawn(fn):
+            t = threading.Thread(target=fn)
+            t.daemon = True  # never keeps the plug-in alive; its socket closing cancels a job
+            t.start()
+
+        previewer = nst_preview.Previewer(
+            connect, GLib.timeout_add, GLib.source_remove,
+            lambda fn, *a: GLib.idle_add(fn, *a), spawn,
+            panel.set_result, panel.set_status, panel.set_status)
+
+    # Settings changes: GIMP's widgets write the config; the picker is ours.
+    notify_id = config.connect("notify", refresh)
+    if picker is not None:
+        picker.combo.connect("changed", refresh)
+
+    # The engine in a thread: the dialog is up at once even when the engine takes a minute
+    # to start, and the model list follows when it answers.
+    def engine_ready(models, error):
+        if picker is not None:
+            if error and not models:
+                panel.set_status(error)
+            else:
+                picker.set_models(models, error)
+                if models_cache and models:
+                    save_cached_models(models_cache, models)
+        return False
+
+    def reach_engine():
+        try:
+            client = connect()
+            models = _model_summaries(client.models()) if picker is not None else []
+            GLib.idle_add(engine_ready, models, None)
+        except EngineError as exc:
+            text = nst_host.user_message("The style engine", exc).split("\n")[0]
+            state["engine_error"] = text
+            GLib.idle_add(engine_ready, [], text)
+
+    if picker is not None or previewer is not None:
+        panel.set_status("starting the engine…")
+        t = threading.Thread(target=reach_engine)
+        t.daemon = True
+        t.start()
+
+    def on_map(*_):
+        trace("dialog_shown", title=title, method=method)
+        refresh()
+    dialog.connect("map", on_map)
+    update_ok()
+
     ok = dialog.run()
-    if ok and combo is not None and combo.get_active_id():
-        config.set_property("model", combo.get_active_id())
+    config.disconnect(notify_id)
+    if previewer is not None:
+        previewer.close()
+    if ok and picker is not None and picker.active():
+        config.set_property("model", picker.active())
+    trace("dialog_closed", ok=bool(ok))
     dialog.destroy()
     return ok
+
+
+__all__ = ["run_dialog"]

@@ -226,6 +226,92 @@ def style_label(path_or_name):
     return stem.replace("_", " ").strip() or "style"
 
 
+# Layer names GIMP (or a paste, a copy, a new-layer dialog) gives by itself: they say nothing
+# about the painting, so a result named after them ("Neural Style: Background") is useless.
+_GENERIC_LAYER_NAMES = ("background", "layer", "pasted layer", "clipboard", "new layer",
+                        "floating selection", "untitled", "[untitled]")
+
+
+def is_generic_layer_name(name):
+    n = (name or "").strip().lower()
+    for suffix in (" copy",):
+        while n.endswith(suffix):
+            n = n[:-len(suffix)].strip()
+    n = n.rstrip("0123456789#").strip()
+    return not n or n in _GENERIC_LAYER_NAMES or n.startswith("pasted layer")
+
+
+def layer_style_label(layer_name, image_name=None):
+    """The name a painting taken from a layer goes by: the layer's own name, unless that is a
+    name GIMP made up ("Background", "Layer #2", "Pasted Layer"), then the image's file name
+    ("starry_night.jpg" -> "starry night")."""
+    if not is_generic_layer_name(layer_name) or not image_name:
+        return style_label(layer_name)
+    base = str(image_name).strip()
+    if base.lower() in ("[untitled]", "untitled", ""):
+        return style_label(layer_name)
+    # GIMP's image names can carry a "-<number>" display suffix ("photo.png-3").
+    head, dot, tail = base.rpartition(".")
+    if dot and "-" in tail and tail.rsplit("-", 1)[1].isdigit():
+        base = head + "." + tail.rsplit("-", 1)[0]
+    return style_label(base)
+
+
+def mnemonic_labels(labels, reserved="ochr"):
+    """Each label with a mnemonic ("_Size") on a letter no other label (nor the dialog's own
+    _OK, _Cancel, _Help, _Reset buttons: `reserved`) uses. Letters are matched, not handed out
+    first come first served, so "Style loss" still gets one after "Style painting", "Style
+    scale" and "Style weight" took the obvious ones; word-initial letters are preferred. A label
+    left without a free letter stays as it is; labels that already have one keep it."""
+    taken = set(reserved.lower())
+    fixed = {}
+    for n, label in enumerate(labels):
+        i = label.find("_")
+        if 0 <= i < len(label) - 1:
+            taken.add(label[i + 1].lower())
+            fixed[n] = True
+    candidates = []
+    for n, label in enumerate(labels):
+        if n in fixed:
+            candidates.append([])
+            continue
+        initial = [i for i, ch in enumerate(label) if ch.isalnum() and (i == 0 or
+                                                                         label[i - 1] == " ")]
+        rest = [i for i, ch in enumerate(label) if ch.isalnum() and i not in initial]
+        seen, order = set(), []
+        for i in initial + rest:
+            ch = label[i].lower()
+            if ch not in seen and ch not in taken:
+                seen.add(ch)
+                order.append((ch, i))
+        candidates.append(order)
+    owner = {}  # letter -> label index
+
+    def place(n, visited):
+        for ch, _ in candidates[n]:
+            if ch in visited:
+                continue
+            visited.add(ch)
+            if ch not in owner or place(owner[ch], visited):
+                owner[ch] = n
+                return True
+        return False
+
+    for n in range(len(labels)):
+        if candidates[n]:
+            place(n, set())
+    letter_of = dict((n, ch) for ch, n in owner.items())
+    out = []
+    for n, label in enumerate(labels):
+        ch = letter_of.get(n)
+        if ch is None:
+            out.append(label)
+            continue
+        i = dict(candidates[n])[ch]
+        out.append(label[:i] + "_" + label[i:])
+    return out
+
+
 def layer_name(style_names, title="Neural Style"):
     names = [n for n in style_names if n]
     return title + ": " + (" + ".join(names) if names else "style")
@@ -407,6 +493,22 @@ def build_request(method, params):
 
 # ---------------------------------------------------------------------------------- one job
 
+def trace(event, **fields):
+    """One JSON line per event to the file named by $NST_TRACE (the real-GIMP tests read it:
+    dialog shown, preview shown, job submitted); nothing when it is not set."""
+    path = os.environ.get("NST_TRACE")
+    if not path:
+        return
+    import time
+
+    fields.update(event=event, t=time.time(), pid=os.getpid())
+    try:
+        with open(path, "a") as fh:
+            fh.write(json.dumps(fields) + "\n")
+    except (IOError, OSError):
+        pass
+
+
 class Job(object):
     """Everything the host collected for one run, before anything in the image changes."""
 
@@ -448,15 +550,21 @@ def run_filter(job, host, engine_module, config):
     content_png = nst_png.png_encode(plan.context.w, plan.context.h, bytes(job.content_rgba), 4)
     request = build_request(job.method, job.params)
 
+    alive = getattr(host, "alive", lambda: True)
+
     def on_progress(status):
         # GIMP cancels a plug-in by ending its process; the engine then cancels the job because
-        # its client stopped polling, so there is nothing to ask the host here.
+        # its client's connection closed. What the host can say is that the image is gone
+        # (closed mid-job): then the job is cancelled here and nothing more touches GIMP.
+        if not alive():
+            return False
         host.progress(engine_fraction(status.get("progress")), progress_text(title, status))
 
     def attempt(client):
         host.progress(PHASE_START[1], "%s: sending %dx%d pixels…" % (title, plan.context.w,
                                                                        plan.context.h))
         job_id = client.submit(request, content_png, None, job.styles)
+        trace("job_submitted", job=job_id, method=job.method, url=getattr(client, "url", None))
         client.wait(job_id, on_progress=on_progress)
         host.progress(PHASE_FINISH[0], "%s: fetching the result…" % title)
         return client.result(job_id), [(n, client.result(job_id, n)) for n in job.extras]
@@ -481,6 +589,8 @@ def run_filter(job, host, engine_module, config):
                             "was not tried again. It may be running out of memory at this size: "
                             "try a smaller size or selection.%s"
                             % ((" The engine's log: %s." % log) if log else ""), "engine_lost")
+    if not alive():
+        raise HostError("The image was closed while the engine worked on it.", "cancelled")
     w, h, channels, data = nst_png.png_decode(png)
     rgba = result_pixels(plan, (w, h), channels, data, job.content_rgba)
     extras = []

@@ -317,3 +317,104 @@ def test_a_masked_result_leaves_the_layer_active_for_repeat(gimp3):
     assert result.get_mask() is not None and result.edit_mask is False
     # Repeat (Ctrl+F) runs on the active drawable: the result layer, which works.
     assert run(gimp3, FAST, img, [result], model="tiny")[0] == "success"
+
+
+# --------------------------------------------------------------- closing, names, preview
+
+def test_closing_the_image_mid_job_cancels_quietly(gimp3, monkeypatch):
+    """The user closes the image while the engine works: the job is cancelled at the next
+    status line and nothing more is asked of GIMP about the image (each call would fail with
+    "invalid ID for argument 'image'")."""
+    img, source = build(gimp3, next(c for c in pc.CASES if c.ellipse))
+    calls, closed_at = [], []
+
+    def close():
+        img.closed = True
+        closed_at.append(len(calls))
+    gimp3.engine.during_wait = close
+    monkeypatch.setattr(gimp3.Gimp, "progress_set_text",
+                        lambda text: calls.append(text) or True)
+    status, _ = run(gimp3, FAST, img, [source], model="tiny")
+    assert status == "cancel"
+    assert gimp3.engine.cancelled == ["job-1"]
+    assert calls[closed_at[0]:] == [], "GIMP was asked about a closed image"
+    assert len(img.get_layers()) == 1
+
+
+def test_a_style_layer_named_background_is_named_after_its_image(gimp3, tmp_path):
+    img, source = build(gimp3, pc.CASES[0])
+    G = gimp3.Gimp
+    painting = G.Image(20, 20, pc.gm.RGB)
+    painting.file_path = str(tmp_path / "the_starry_night.jpg")
+    bg = G.Layer.new(painting, "Background", 20, 20, G.ImageType.RGB_IMAGE, 100.0,
+                     G.LayerMode.NORMAL)
+    painting.insert_layer(bg, None, 0)
+    status, message = run(gimp3, GATYS, img, [source], style_layer=bg)
+    assert status == "success", message
+    assert img.active_layer.get_name() == "Neural Style: the starry night"
+
+
+def test_every_dialog_field_has_its_own_mnemonic(gimp3):
+    for name in (GATYS, FAST, ANALOGY):
+        specs = [s for s in gimp3.plugin.do_create_procedure(name).get_arguments()
+                 if s.name not in ("run-mode", "image", "drawables")]
+        method = {GATYS: "gatys", FAST: "fast", ANALOGY: "analogy"}[name]
+        advanced = {f["name"].replace("_", "-") for f in schema()["methods"][method]
+                    if f.get("advanced")}
+        assert all("_" in s.nick for s in specs if s.name not in advanced), \
+            [s.nick for s in specs]
+        letters = [s.nick[s.nick.index("_") + 1].lower() for s in specs if "_" in s.nick]
+        assert len(set(letters)) == len(letters), name
+        assert not set(letters) & set("ochrnb"), name  # OK, Cancel, Help, Reset, network
+
+
+def _config(gimp3, name, image, layer, files=None, **props):
+    proc = gimp3.plugin.do_create_procedure(name)
+    cfg = proc.create_config()
+    for key, path in (files or {}).items():
+        cfg.set_property(key, gimp3.Gio.File.new_for_path(str(path)))
+    for key, value in props.items():
+        cfg.set_property(key.replace("_", "-"), value)
+    return cfg
+
+
+def test_preview_source_reads_the_region_scaled_once(gimp3):
+    G = gimp3.Gimp
+    img = G.Image(1200, 900, pc.gm.RGB)
+    layer = G.Layer.new(img, "Photo", 1200, 900, G.ImageType.RGB_IMAGE, 100.0,
+                        G.LayerMode.NORMAL)
+    img.insert_layer(layer, None, 0)
+    src = gimp3.PreviewSource(img, layer, "fast", gimp3._schema())
+    assert src.size == (320, 240) and len(src.rgba) == 320 * 240 * 4
+    assert layer.scaled_reads == [(0, 0, 320, 240, pytest.approx(320 / 1200))]
+    assert layer.reads == [], "a 1 MP layer is never read at full size for the preview"
+    req, why = src.request(_config(gimp3, FAST, img, layer, model="udnie"), "starry_night")
+    assert why is None and req.method == "fast" and req.params["model"] == "starry_night"
+    assert req.params["tile"] == 0 and req.content_png == src.content_png
+
+
+def test_preview_source_for_a_painting_and_for_neural_style(gimp3, tmp_path):
+    img, source = build(gimp3, pc.CASES[0])
+    painting = tmp_path / "wave.jpg"
+    painting.write_bytes(b"jpeg")
+    src = gimp3.PreviewSource(img, source, "fast", gimp3._schema())
+    req, _ = src.request(_config(gimp3, FAST, img, source, files={"style": painting},
+                                 stroke_size=2.0), "tiny")
+    assert req.method == "arbitrary" and req.styles == [b"jpeg"] and req.label == "preview"
+    gatys = gimp3.PreviewSource(img, source, "gatys", gimp3._schema())
+    cfg = _config(gimp3, GATYS, img, source)
+    assert gatys.request(cfg)[0] is None and "style painting" in gatys.request(cfg)[1]
+    assert "style painting" in gatys.missing_style(cfg)
+    cfg = _config(gimp3, GATYS, img, source, files={"style": painting}, strength=0.6)
+    req, _ = gatys.request(cfg)
+    assert gatys.missing_style(cfg) is None
+    assert req.method == "arbitrary" and req.label == "approximation (fast network)"
+    assert req.params["strength"] == 0.6
+    analogy = gimp3.PreviewSource(img, source, "analogy", gimp3._schema())
+    cfg = _config(gimp3, ANALOGY, img, source)
+    assert "reference" in analogy.missing_style(cfg)
+    ref = _reference_layer(gimp3, img)
+    cfg = _config(gimp3, ANALOGY, img, source, reference_layer=ref)
+    req, _ = analogy.request(cfg)
+    assert analogy.missing_style(cfg) is None and req.method == "arbitrary"
+    assert len(req.styles) == 1 and ref.scaled_reads == [] and len(ref.reads) == 1

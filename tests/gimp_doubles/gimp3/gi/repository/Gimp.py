@@ -111,6 +111,13 @@ def progress_end():
     return True
 
 
+directory_path = "/nonexistent-gimp-profile"
+
+
+def directory():
+    return directory_path
+
+
 def displays_flush():
     flushes.append(True)
 
@@ -158,9 +165,13 @@ class Buffer:
         self.pending = []
 
     def get(self, rect, scale, fmt, abyss):
-        if scale != 1.0:
-            raise NotImplementedError("scaled reads")
         d = self.drawable
+        if scale != 1.0:  # GEGL: the rectangle is in scaled coordinates; nearest sample here
+            ys = np.floor((np.arange(rect.y, rect.y + rect.height) + 0.5) / scale).astype(int)
+            xs = np.floor((np.arange(rect.x, rect.x + rect.width) + 0.5) / scale).astype(int)
+            ys, xs = np.clip(ys, 0, d.height - 1), np.clip(xs, 0, d.width - 1)
+            d.scaled_reads.append((rect.x, rect.y, rect.width, rect.height, scale))
+            return _to_format(d.pixels[np.ix_(ys, xs)], d.bpp, fmt)
         ys = np.clip(np.arange(rect.y, rect.y + rect.height), 0, d.height - 1)
         xs = np.clip(np.arange(rect.x, rect.x + rect.width), 0, d.width - 1)
         d.reads.append((rect.x, rect.y, rect.width, rect.height))
@@ -215,6 +226,9 @@ class _ItemMixin:
     def is_layer_mask(self):
         return False
 
+    def is_valid(self):
+        return not getattr(self, "deleted", False)
+
     def update(self, x, y, w, h):
         if x < 0 or y < 0 or x + w > self.width or y + h > self.height:
             raise ValueError("update outside the drawable")
@@ -225,6 +239,7 @@ class Channel(_ItemMixin, model.Channel):
     def __init__(self, *a, **k):
         super().__init__(*a, **k)
         self.reads = []
+        self.scaled_reads = []
         self.bpp = 1
 
 
@@ -232,6 +247,7 @@ class Layer(_ItemMixin, model.Layer):
     def __init__(self, *a, **k):
         super().__init__(*a, **k)
         self.reads = []
+        self.scaled_reads = []
 
     @classmethod
     def new(cls, image, name, width, height, layer_type, opacity, mode):
@@ -265,6 +281,7 @@ class GroupLayer(_ItemMixin, model.GroupLayer):
     def __init__(self, *a, **k):
         super().__init__(*a, **k)
         self.reads = []
+        self.scaled_reads = []
 
 
 class Image(model.Image):
@@ -278,6 +295,21 @@ class Image(model.Image):
 
     def get_base_type(self):
         return ImageBaseType(self.base_type)
+
+    def get_file(self):
+        path = getattr(self, "file_path", None)
+        if path is None:
+            return None
+        from gi.repository import Gio
+
+        return Gio.File.new_for_path(path)
+
+    def get_name(self):
+        path = getattr(self, "file_path", None)
+        return path.rsplit("/", 1)[-1] if path else "[Untitled]"
+
+    def is_valid(self):
+        return not getattr(self, "closed", False)
 
     def get_width(self):
         return self.width
@@ -420,7 +452,8 @@ class ImageProcedure:
     def set_attribution(self, authors, copyright, date):
         self.attribution = (authors, copyright, date)
 
-    def _add(self, spec):
+    def _add(self, spec, nick=None):
+        spec.nick = nick if nick is not None else spec.name
         if any(s.name == spec.name for s in self.specs):
             raise ValueError(f"argument {spec.name} added twice")
         if spec.default is not None and spec.kind not in ("file", "drawable"):
@@ -428,25 +461,25 @@ class ImageProcedure:
         self.specs.append(spec)
 
     def add_int_argument(self, name, nick, blurb, lo, hi, default, flags):
-        self._add(_Spec(name, "int", default, lo, hi))
+        self._add(_Spec(name, "int", default, lo, hi), nick)
 
     def add_double_argument(self, name, nick, blurb, lo, hi, default, flags):
-        self._add(_Spec(name, "double", float(default), float(lo), float(hi)))
+        self._add(_Spec(name, "double", float(default), float(lo), float(hi)), nick)
 
     def add_boolean_argument(self, name, nick, blurb, default, flags):
-        self._add(_Spec(name, "boolean", default))
+        self._add(_Spec(name, "boolean", default), nick)
 
     def add_string_argument(self, name, nick, blurb, default, flags):
-        self._add(_Spec(name, "string", default))
+        self._add(_Spec(name, "string", default), nick)
 
     def add_choice_argument(self, name, nick, blurb, choice, default, flags):
-        self._add(_Spec(name, "choice", default, choices=list(choice.nicks)))
+        self._add(_Spec(name, "choice", default, choices=list(choice.nicks)), nick)
 
     def add_file_argument(self, name, nick, blurb, action, none_ok, default, flags):
-        self._add(_Spec(name, "file", default, none_ok=none_ok))
+        self._add(_Spec(name, "file", default, none_ok=none_ok), nick)
 
     def add_drawable_argument(self, name, nick, blurb, none_ok, flags):
-        self._add(_Spec(name, "drawable", None, none_ok=none_ok))
+        self._add(_Spec(name, "drawable", None, none_ok=none_ok), nick)
 
     def get_arguments(self):
         return list(self.specs)
