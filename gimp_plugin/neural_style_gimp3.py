@@ -16,7 +16,7 @@ import gi
 
 gi.require_version("Gimp", "3.0")
 gi.require_version("Gegl", "0.4")
-from gi.repository import Gegl, Gimp, GLib, GObject  # noqa: E402
+from gi.repository import Gegl, Gimp, Gio, GLib, GObject  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nst_engine  # noqa: E402
@@ -75,19 +75,22 @@ def _param_values(config, args):
 class _Gimp3Host(object):
     """What nst_host.run_filter needs from GIMP 3: progress and putting the result in."""
 
-    def __init__(self, image, source, reference=None, interactive=False):
+    def __init__(self, image, source, reference=None, interactive=False, recipe=None,
+                 replace=None):
         self.image = image
         self.source = source
         self.reference = reference  # an analogy's reference layer, if it came from a layer
         self.interactive = interactive
+        self.recipe = recipe  # bytes of the parasite the result keeps (its settings)
+        self.replace = replace  # restyle: the earlier result this one takes the place of
 
     def alive(self):
         """False once the user closed the image: the job is then cancelled and nothing more is
         asked of GIMP about it (every call would fail "invalid ID for argument 'image'")."""
         try:
             return bool(self.image.is_valid()) and bool(self.source.is_valid())
-        except Exception:
-            return False
+        except Exception:  # cannot tell: go on (a closed image fails the layer step cleanly)
+            return True
 
     def progress(self, fraction, text):
         if not self.alive():
@@ -104,7 +107,11 @@ class _Gimp3Host(object):
         layer = None
         try:
             layer = Gimp.Layer.new(image, name, w, h, kind, 100.0, Gimp.LayerMode.NORMAL)
-            image.insert_layer(layer, source.get_parent(), image.get_item_position(source))
+            old = self.replace if self.replace is not None and self.replace.is_valid() else None
+            if old is not None:  # restyle: where the earlier result was, which goes
+                image.insert_layer(layer, old.get_parent(), image.get_item_position(old))
+            else:
+                image.insert_layer(layer, source.get_parent(), image.get_item_position(source))
             layer.set_offsets(plan.offsets[0], plan.offsets[1])
             buf = layer.get_buffer()
             buf.set(Gegl.Rectangle.new(0, 0, w, h), RGBA, bytes(rgba))
@@ -118,6 +125,13 @@ class _Gimp3Host(object):
                 layer.set_edit_mask(False)
             for extra in extras:
                 self._add_extra(extra)
+            if self.recipe is not None:
+                flags = getattr(Gimp, "PARASITE_PERSISTENT", 1) | \
+                    getattr(Gimp, "PARASITE_UNDOABLE", 2)
+                layer.attach_parasite(Gimp.Parasite.new(nst_host.RECIPE_PARASITE, flags,
+                                                        list(bytearray(self.recipe))))
+            if old is not None:
+                image.remove_layer(old)
             image.set_selected_layers([layer])
         except Exception:
             if layer is not None and layer.get_image() is not None:
@@ -160,14 +174,16 @@ def _read_rgba(drawable, rect):
 
 
 def _read_scaled(drawable, rect, side):
-    """(w, h, RGBA bytes) of `rect` (drawable-local) at most `side` px on its longer side; GEGL
-    scales while reading (its rectangle is in scaled coordinates)."""
+    """(w, h, RGBA bytes) of `rect` (drawable-local) at most `side` px on its longer side. GIMP
+    scales it (a drawable's sub-thumbnail); GEGL's own scaled read returns empty pixels in a
+    plug-in (GIMP 3.0.4)."""
     w, h, scale = nst_preview.preview_size(rect.w, rect.h, side)
     if scale >= 1.0:
         return rect.w, rect.h, bytes(_read_rgba(drawable, rect))
-    box = Gegl.Rectangle.new(int(round(rect.x * scale)), int(round(rect.y * scale)), w, h)
-    data = drawable.get_buffer().get(box, scale, RGBA, Gegl.AbyssPolicy.CLAMP)
-    return w, h, bytes(data)
+    got = drawable.get_sub_thumbnail_data(rect.x, rect.y, rect.w, rect.h, w, h)
+    data, w, h, bpp = got[0], got[1], got[2], got[3]
+    data = data.get_data() if hasattr(data, "get_data") else data
+    return w, h, bytes(nst_host.to_rgba(bytes(data), w, h, bpp))
 
 
 def _image_label(image):
@@ -241,6 +257,7 @@ class PreviewSource(object):
         self.rgba = rgba
         self.content_png = nst_png.png_encode(w, h, rgba, 4)
         self.content_id = "%d:%r" % (id(layer), plan.region)
+        self.region_long = max(plan.context.w, plan.context.h)  # what the engine is sent
         self._files = {}
 
     def _file(self, gfile):
@@ -273,6 +290,13 @@ class PreviewSource(object):
                 out.append(_style_from_layer(layer, self.STYLE_SIDE)[0])
         return out
 
+    def size_hint(self, config):
+        """Neural Style's size against this region ("" for the other methods)."""
+        if self.method != "gatys":
+            return ""
+        return nst_host.size_hint(config.get_property("size"), self.region_long,
+                                  config.get_property("upscale"))
+
     def missing_style(self, config):
         """Why OK cannot be pressed yet (None when it can)."""
         if self.method == "fast":
@@ -304,6 +328,70 @@ class PreviewSource(object):
             return None, label
         return nst_preview.Request(method, params, self.content_png, styles, label,
                                    self.content_id), None
+
+
+def _recipe_values(procedure, config):
+    """The procedure's argument values, JSON-able, for the result's recipe parasite."""
+    values = {}
+    for spec in procedure.get_arguments():
+        name = spec.name
+        if name in ("run-mode", "image", "drawables"):
+            continue
+        value = config.get_property(name)
+        if value is None:
+            continue
+        if hasattr(value, "get_path"):  # a Gio.File
+            if value.get_path():
+                values[name] = {"file": value.get_path()}
+        elif hasattr(value, "get_tattoo"):  # a layer of an open image
+            values[name] = {"layer_tattoo": value.get_tattoo()}
+        elif isinstance(value, (bool, int, float, str)):
+            values[name] = value
+        else:
+            values[name] = str(value)
+    return values
+
+
+def _recipe_of(layer, procedure_name):
+    """The recipe of `procedure_name` stored on `layer` (a result of it), or None."""
+    try:
+        parasite = layer.get_parasite(nst_host.RECIPE_PARASITE)
+    except Exception:
+        return None
+    if parasite is None:
+        return None
+    return nst_host.recipe_from_bytes(parasite.get_data(), procedure_name)
+
+
+def _apply_recipe(config, recipe, image):
+    """Put a result's settings back into the dialog's config (what cannot be, is skipped: a
+    painting layer of an image that is closed now, a value out of today's range)."""
+    for name, value in recipe["values"].items():
+        try:
+            if isinstance(value, dict) and "file" in value:
+                value = Gio.File.new_for_path(value["file"])
+            elif isinstance(value, dict) and "layer_tattoo" in value:
+                value = image.get_layer_by_tattoo(value["layer_tattoo"])
+                if value is None:
+                    continue
+            config.set_property(name, value)
+        except Exception:
+            continue
+
+
+def _restyle_source(image, result, recipe):
+    """The layer a result was made from: by its tattoo, else the layer right below it."""
+    source = None
+    try:
+        source = image.get_layer_by_tattoo(int(recipe.get("source_tattoo")))
+    except Exception:
+        source = None
+    if source is None or source == result:
+        parent = result.get_parent()
+        siblings = parent.get_children() if parent is not None else image.get_layers()
+        pos = image.get_item_position(result)
+        source = siblings[pos + 1] if pos + 1 < len(siblings) else None
+    return source
 
 
 def _has_file(config, names):
@@ -397,15 +485,16 @@ class NeuralStyle(Gimp.PlugIn):
         procedure.add_menu_path("<Image>/Filters/Artistic")  # after the label: GIMP needs it
         args = (nst_host.fast_procedure_args(_schema()) if method == "fast"
                 else nst_host.procedure_args(_schema(), method))
-        # Keyboard access in the dialog: every label gets its own mnemonic letter; "n" is the
-        # fast dialog's "Style _network" picker.
+        # Keyboard access in the dialog: every label gets its own mnemonic letter, none of the
+        # buttons' (_OK, _Cancel, _Help, _Reset) nor the dialog's own: "Style _network", "Show
+        # _before", "_Advanced options".
         # Letters go to the fields always shown first, then to the advanced ones (Neural
         # Style has more fields than the alphabet has letters).
         texts = [b[2] for b in before] + [a.label for a in args] + [b[2] for b in after]
         shown = [False] * len(before) + [a.advanced for a in args] + [False] * len(after)
         order = [i for i in range(len(texts)) if not shown[i]] + \
             [i for i in range(len(texts)) if shown[i]]
-        picked = nst_host.mnemonic_labels([texts[i] for i in order], reserved="ochrnb")
+        picked = nst_host.mnemonic_labels([texts[i] for i in order], reserved="ochrnba")
         labels = [None] * len(texts)
         for i, label in zip(order, picked):
             labels[i] = label
@@ -429,17 +518,28 @@ class NeuralStyle(Gimp.PlugIn):
         try:
             engine_config = nst_engine.load_config(os.path.join(HERE, nst_host.CONFIG_FILE))
             layer = _check_target(image, drawables)
+            replace = None
             if run_mode == Gimp.RunMode.INTERACTIVE:
                 import nst_dialog_gimp3
 
+                # The active layer is an earlier result of this filter: offer to restyle it
+                # (its settings loaded, its source repainted, the result replaced).
+                recipe = _recipe_of(layer, name)
+                origin = _restyle_source(image, layer, recipe) if recipe else None
+                restyle = {"offered": origin is not None, "chosen": origin is not None,
+                           "name": layer.get_name()}
+                if origin is not None:
+                    _apply_recipe(config, recipe, image)
                 try:
-                    source = PreviewSource(image, layer, method, schema)
+                    source = PreviewSource(image, origin or layer, method, schema)
                 except nst_host.HostError:
                     source = None  # e.g. the selection misses the layer: the run will say so
                 cache = os.path.join(Gimp.directory(), "neural-style-models.json")
                 if not nst_dialog_gimp3.run_dialog(procedure, config, title, method,
-                                                   engine_config, source, cache):
+                                                   engine_config, source, cache, restyle):
                     return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
+                if origin is not None and restyle["chosen"]:
+                    layer, replace = origin, layer
             values = _param_values(config, args)
             reference = None
             if method == "analogy":
@@ -460,7 +560,10 @@ class NeuralStyle(Gimp.PlugIn):
             job = nst_host.Job(title, method, params, plan, content, styles, names,
                                nst_host.wanted_extras(method, params))
             Gimp.progress_init("%s…" % title)
-            host = _Gimp3Host(image, layer, reference, run_mode == Gimp.RunMode.INTERACTIVE)
+            recipe_data = nst_host.recipe_bytes(name, _recipe_values(procedure, config),
+                                                layer.get_tattoo())
+            host = _Gimp3Host(image, layer, reference, run_mode == Gimp.RunMode.INTERACTIVE,
+                              recipe_data, replace)
             nst_host.run_filter(job, host, nst_engine, engine_config)
         except (nst_host.HostError, EngineError) as exc:
             return self._fail(procedure, run_mode, nst_host.user_message(title, exc), exc)

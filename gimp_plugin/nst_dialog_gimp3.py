@@ -19,16 +19,16 @@ gi.require_version("GimpUi", "3.0")
 gi.require_version("Gtk", "3.0")
 gi.require_version("Gdk", "3.0")
 gi.require_version("GdkPixbuf", "2.0")
-from gi.repository import Gdk, GdkPixbuf, Gio, GimpUi, GLib, Gtk  # noqa: E402
+from gi.repository import Gdk, GdkPixbuf, Gio, GimpUi, GLib, GObject, Gtk  # noqa: E402
 
 import nst_engine  # noqa: E402
 import nst_host  # noqa: E402
 import nst_preview  # noqa: E402
 from nst_errors import EngineError  # noqa: E402
 
-# Room the dialog needs besides its scrolled settings: title bar, the preview's captions, the
-# button row and margins (measured on GIMP 3.0.4's default theme, with some slack).
-CHROME_PX = 230
+# Room the dialog needs besides its scrolled settings: the size hint, GIMP's two button rows,
+# margins (about 225 px in GIMP 3.0.4's default theme) and a window manager's title bar.
+CHROME_PX = 290
 MIN_SETTINGS_PX = 240
 
 
@@ -189,6 +189,78 @@ def _sha1(data):
     return hashlib.sha1(data).hexdigest()
 
 
+# ---------------------------------------------------------------------------- style section
+
+STYLE_SECTION = {
+    "gatys": ("style", "style-2", "style-3", "style-layer", "style-weights"),
+    "fast": ("style", "style-layer"),
+    "analogy": ("reference", "reference-layer"),
+}
+SECTION_TITLES = {"gatys": "Style paintings", "fast": "Any painting (instead of a network)",
+                  "analogy": "Reference picture"}
+THUMB_PX = 96
+
+
+class StyleSection(object):
+    def __init__(self, dialog, config, method, names, source):
+        self.dialog, self.config, self.method, self.names = dialog, config, method, names
+        self.source = source
+        box = dialog.fill_box("nst-style-box", list(names))
+        self.thumb = Gtk.Image()
+        self.thumb.set_size_request(THUMB_PX, THUMB_PX)
+        row = Gtk.Box(orientation=Gtk.Orientation.HORIZONTAL, spacing=8)
+        row.set_border_width(4)
+        row.pack_start(box, True, True, 0)
+        row.pack_start(self.thumb, False, False, 0)
+        self.frame = Gtk.Frame(label=SECTION_TITLES.get(method, "Style"))
+        self.frame.add(row)
+        self._shown_key = None
+
+    def _widget(self, name):
+        try:
+            return self.dialog.get_widget(name, GObject.TYPE_NONE)
+        except Exception:
+            return None
+
+    def _file(self, name):
+        if name not in self.names:
+            return None
+        gfile = self.config.get_property(name)
+        return gfile.get_path() if gfile is not None and gfile.get_path() else None
+
+    def update(self):
+        files = [self._file(n) for n in ("style", "style-2", "style-3")]
+        # A further file slot shows once the one before it is filled (or is filled itself).
+        for i, name in ((1, "style-2"), (2, "style-3")):
+            w = self._widget(name) if name in self.names else None
+            if w is not None:
+                w.set_visible(bool(files[i - 1] or files[i]))
+        layer_prop = "reference-layer" if self.method == "analogy" else "style-layer"
+        layer = self.config.get_property(layer_prop) if layer_prop in self.names else None
+        n = len([f for f in files if f]) + (1 if layer is not None else 0)
+        w = self._widget("style-weights") if "style-weights" in self.names else None
+        if w is not None:
+            w.set_visible(n > 1)
+        first = self._file("reference") if self.method == "analogy" else files[0]
+        key = (first, layer.get_tattoo() if layer is not None and first is None else None)
+        if key == self._shown_key:
+            return
+        self._shown_key = key
+        pix = None
+        try:
+            if first:
+                pix = GdkPixbuf.Pixbuf.new_from_file_at_scale(first, THUMB_PX, THUMB_PX, True)
+            elif layer is not None and self.source is not None:
+                styles = self.source.styles(self.config)
+                pix = _pixbuf_from_png(styles[-1], THUMB_PX) if styles else None
+        except Exception:
+            pix = None
+        if pix is None:
+            self.thumb.clear()
+        else:
+            self.thumb.set_from_pixbuf(pix)
+
+
 # ------------------------------------------------------------------------------------ help
 
 def _help_uri():
@@ -231,12 +303,14 @@ def _fit_height():
 
 
 def run_dialog(procedure, config, title, method, engine_config, source=None,
-               models_cache=None):
+               models_cache=None, restyle=None):
     """Show the dialog; True when the user pressed OK (config then holds the choices).
 
     `source` (neural_style_gimp3.PreviewSource) gives the region's pixels at preview size and
     builds a preview request from the config; None shows no preview. `models_cache`: the file
-    the model list is kept in between runs."""
+    the model list is kept in between runs. `restyle` ({"offered", "chosen", "name"}): the
+    active layer is an earlier result whose settings are loaded; a check button (on) says the
+    run replaces it, and its state goes back in "chosen"."""
     GimpUi.init("neural-style")
     dialog = GimpUi.ProcedureDialog.new(procedure, config, title)
     names = [a.name for a in procedure.get_arguments()]
@@ -251,17 +325,27 @@ def run_dialog(procedure, config, title, method, engine_config, source=None,
     args = (nst_host.fast_procedure_args(schema) if method == "fast"
             else nst_host.procedure_args(schema, method))
     advanced = set(a.name for a in args if a.advanced)
-    basic = [n for n in names if n not in advanced]
-    tucked = [n for n in names if n in advanced]
-    if tucked:
-        dialog.fill_box("advanced-box", tucked)
-        dialog.get_label("advanced-label", "_Advanced options", False, True)
-        expander = dialog.fill_expander("advanced-expander", "advanced-label", False,
-                                        "advanced-box")
-        # The expander would grow the window past the screen; the scrolled column takes it.
-        expander.set_resize_toplevel(False)
-        basic.append("advanced-expander")
+    # One style section: the painting files, an open layer and (with several) their blend
+    # weights, with a thumbnail of the first painting; further file slots appear once the one
+    # before is filled, instead of three "(None)" buttons in a row.
+    section = [n for n in STYLE_SECTION.get(method, ()) if n in names]
+    basic = [n for n in names if n not in advanced and n not in section]
+    tucked = [n for n in names if n in advanced and n not in section]
     settings = dialog.fill_box("nst-settings", basic)
+    style = None
+    if section:
+        style = StyleSection(dialog, config, method, section, source)
+        settings.pack_start(style.frame, False, False, 0)
+        if method != "fast":  # the painting comes first; for Fast, the network does
+            settings.reorder_child(style.frame, 0)
+    expander = None
+    if tucked:
+        # Our own expander (GIMP's fill_expander label takes no mnemonic): Alt+A opens it. Its
+        # resize-toplevel would add the whole advanced box's height to the window, past the
+        # screen; the window is refitted instead (below), so the column scrolls past its cap.
+        expander = Gtk.Expander.new_with_mnemonic("_Advanced options")
+        expander.add(dialog.fill_box("advanced-box", tucked))
+        settings.pack_start(expander, False, False, 0)
 
     scrolled = Gtk.ScrolledWindow()
     scrolled.set_policy(Gtk.PolicyType.NEVER, Gtk.PolicyType.AUTOMATIC)
@@ -269,9 +353,21 @@ def run_dialog(procedure, config, title, method, engine_config, source=None,
     scrolled.set_max_content_height(_fit_height() - (40 if picker else 0))
     scrolled.add(settings)
     column = Gtk.Box(orientation=Gtk.Orientation.VERTICAL, spacing=8)
+    replace = None
+    if restyle and restyle.get("offered"):
+        replace = Gtk.CheckButton(label="Restyle \u201c%s\u201d: its settings are loaded; OK "
+                                  "replaces it (one undo step)" % restyle.get("name", ""))
+        replace.set_active(bool(restyle.get("chosen")))
+        replace.get_child().set_line_wrap(True)
+        column.pack_start(replace, False, False, 0)
     if picker is not None:
         column.pack_start(picker.box, False, False, 0)
     column.pack_start(scrolled, True, True, 0)
+    hint = Gtk.Label(label="")
+    hint.set_line_wrap(True)
+    hint.set_max_width_chars(50)
+    hint.set_xalign(0.0)
+    column.pack_start(hint, False, False, 0)
     reason = Gtk.Label(label="")
     reason.set_line_wrap(True)
     reason.set_max_width_chars(50)
@@ -287,6 +383,19 @@ def run_dialog(procedure, config, title, method, engine_config, source=None,
     row.show_all()
     if source is None:
         panel.box.hide()
+
+    def refit(*_):
+        # The window takes its natural height again: the scrolled column's is capped at what
+        # the screen allows, so opening Advanced grows the window up to that, never past it.
+        def fit():
+            _, natural = dialog.get_preferred_height()
+            dialog.resize(dialog.get_allocated_width(), natural)
+            trace("dialog_refit", height=natural)
+            return False
+        GLib.idle_add(fit)
+
+    if expander is not None:
+        expander.connect("notify::expanded", refit)
 
     # Help: the plug-in's own guide instead of GIMP's (absent) manual page for a plug-in.
     def on_response(dlg, response):
@@ -306,6 +415,10 @@ def run_dialog(procedure, config, title, method, engine_config, source=None,
             return state["client"]
 
     def update_ok(*_):
+        if style is not None:
+            style.update()
+        if source is not None:
+            hint.set_text(source.size_hint(config))
         why = source.missing_style(config) if source is not None else None
         dialog.set_response_sensitive(Gtk.ResponseType.OK, why is None)
         reason.set_text(why or "")
@@ -373,6 +486,8 @@ def run_dialog(procedure, config, title, method, engine_config, source=None,
 
     ok = dialog.run()
     config.disconnect(notify_id)
+    if replace is not None:
+        restyle["chosen"] = bool(replace.get_active())
     if previewer is not None:
         previewer.close()
     if ok and picker is not None and picker.active():

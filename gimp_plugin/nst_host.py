@@ -42,6 +42,7 @@ MARGIN_MAX = 256
 PHASE_START = (0.0, 0.05)
 PHASE_ENGINE = (0.05, 0.95)
 PHASE_FINISH = (0.95, 1.0)
+WATCH_POLL_S = 0.1
 
 
 class HostError(Exception):
@@ -312,6 +313,56 @@ def mnemonic_labels(labels, reserved="ochr"):
     return out
 
 
+def size_hint(size, region_long, upscale="sharp", speed=None):
+    """What Neural Style's size means for this region, for the dialog: "512 px for a 4243 px
+    region: 8.3x upscale (sharp)", and what a larger size would cost. `speed` (seconds per
+    megapixel-iteration, measured by the engine) is not reported by the engine yet; without it
+    the cost is given as a ratio, which holds because the work grows with the pixel count."""
+    size, region_long = int(size), int(region_long)
+    if region_long <= 0:
+        return ""
+    if size >= region_long:
+        text = "%d px: the region (%d px) is styled at its own size." % (size, region_long)
+    else:
+        factor = float(region_long) / size
+        text = "%d px for a %d px region: %.1fx upscale (%s)." % (size, region_long, factor,
+                                                                  upscale)
+        bigger = min(region_long, size * 2)
+        ratio = (float(bigger) / size) ** 2
+        text += " %d px would take about %.0fx as long" % (bigger, ratio)
+        if speed is None:
+            text += " (the engine does not report its speed, so no time in seconds)."
+        else:
+            text += "."
+    return text
+
+
+# A result layer keeps the settings that made it (a parasite), so the dialog, opened with that
+# layer active, can offer to restyle it: same settings, the source repainted, the old result
+# replaced in one undo step.
+RECIPE_PARASITE = "neural-style-recipe"
+
+
+def recipe_bytes(procedure, values, source_tattoo):
+    """The parasite's data: JSON of the procedure's argument values by GIMP argument name (a
+    file as {"file": path}, a layer as {"layer_tattoo": n}) and the source layer's tattoo."""
+    return json.dumps({"version": 1, "procedure": procedure, "values": values,
+                       "source_tattoo": source_tattoo}, sort_keys=True).encode("utf-8")
+
+
+def recipe_from_bytes(data, procedure):
+    """The recipe dict of `procedure` from a parasite's data; None when it is not one (another
+    procedure's result, an older or damaged parasite)."""
+    try:
+        recipe = json.loads(bytes(bytearray(data)).decode("utf-8"))
+    except (ValueError, TypeError, UnicodeDecodeError):
+        return None
+    if not isinstance(recipe, dict) or recipe.get("version") != 1 or \
+            recipe.get("procedure") != procedure or not isinstance(recipe.get("values"), dict):
+        return None
+    return recipe
+
+
 def layer_name(style_names, title="Neural Style"):
     names = [n for n in style_names if n]
     return title + ": " + (" + ".join(names) if names else "style")
@@ -565,7 +616,9 @@ def run_filter(job, host, engine_module, config):
                                                                        plan.context.h))
         job_id = client.submit(request, content_png, None, job.styles)
         trace("job_submitted", job=job_id, method=job.method, url=getattr(client, "url", None))
-        client.wait(job_id, on_progress=on_progress)
+        # Status every 0.1 s: GIMP's Cancel ends this process, and the engine notices the watch
+        # connection closed at its next status line, so this bounds how late it stops.
+        client.wait(job_id, on_progress=on_progress, poll=WATCH_POLL_S)
         host.progress(PHASE_FINISH[0], "%s: fetching the result…" % title)
         return client.result(job_id), [(n, client.result(job_id, n)) for n in job.extras]
 

@@ -268,3 +268,14 @@ def test_mnemonics_are_unique_and_avoid_the_buttons():
     crowded = nst_host.mnemonic_labels(["Style painting", "Style scale", "Style weight",
                                         "Style loss", "Size"], reserved="ochr")
     assert all("_" in lab for lab in crowded), crowded
+
+
+def test_size_hint_names_the_upscale_and_the_cost_of_more():
+    text = nst_host.size_hint(512, 4243, "sharp")
+    assert text.startswith("512 px for a 4243 px region: 8.3x upscale (sharp).")
+    assert "1024 px would take about 4x as long" in text and "does not report" in text
+    assert nst_host.size_hint(512, 700, "smooth").endswith(
+        "700 px would take about 2x as long (the engine does not report its speed, so no time "
+        "in seconds).")
+    assert nst_host.size_hint(1024, 800) == \
+        "1024 px: the region (800 px) is styled at its own size."

@@ -227,12 +227,77 @@ class _ItemMixin:
         return False
 
     def is_valid(self):
-        return not getattr(self, "deleted", False)
+        return not getattr(self, "deleted", False) and (
+            getattr(self, "image", None) is None or self in _all_items(self.image))
+
+    def get_tattoo(self):
+        if getattr(self, "_tattoo", None) is None:
+            _Tattoos.last += 1
+            self._tattoo = _Tattoos.last
+        return self._tattoo
+
+    def attach_parasite(self, parasite):
+        if not hasattr(self, "parasites"):
+            self.parasites = {}
+        self.parasites[parasite.get_name()] = parasite
+        if getattr(self, "image", None) is not None:
+            self.image.record("parasite " + self.name)
+        return True
+
+    def get_parasite(self, name):
+        return getattr(self, "parasites", {}).get(name)
+
+    def get_sub_thumbnail_data(self, x, y, w, h, dest_w, dest_h):
+        """GIMP's scaled copy of a part of the drawable (nearest sample here), in the
+        drawable's own format: (bytes, width, height, bpp)."""
+        ys = np.clip((y + (np.arange(dest_h) + 0.5) * h / dest_h).astype(int), 0, self.height - 1)
+        xs = np.clip((x + (np.arange(dest_w) + 0.5) * w / dest_w).astype(int), 0, self.width - 1)
+        self.scaled_reads.append((x, y, w, h, dest_w, dest_h))
+        px = self.pixels[np.ix_(ys, xs)].reshape(dest_h, dest_w, -1)
+        return np.ascontiguousarray(px, dtype=np.uint8).tobytes(), dest_w, dest_h, px.shape[2]
 
     def update(self, x, y, w, h):
         if x < 0 or y < 0 or x + w > self.width or y + h > self.height:
             raise ValueError("update outside the drawable")
         return True
+
+
+class _Tattoos:
+    last = 0
+
+
+def _all_items(image):
+    out = []
+
+    def walk(items):
+        for it in items:
+            out.append(it)
+            walk(getattr(it, "children", []) or [])
+    walk(image.layers)
+    return out
+
+
+class Parasite:
+    """GIMP's parasite: a name, flags, and the data as a list of bytes (as GI hands it)."""
+
+    def __init__(self, name, flags, data):
+        self.name, self.flags, self.data = name, flags, list(data)
+
+    @classmethod
+    def new(cls, name, flags, data):
+        if any(not 0 <= int(b) <= 255 for b in data):
+            raise ValueError("parasite data must be bytes")
+        return cls(name, flags, data)
+
+    def get_name(self):
+        return self.name
+
+    def get_data(self):
+        return list(self.data)
+
+
+PARASITE_PERSISTENT = 1
+PARASITE_UNDOABLE = 2
 
 
 class Channel(_ItemMixin, model.Channel):
@@ -310,6 +375,16 @@ class Image(model.Image):
 
     def is_valid(self):
         return not getattr(self, "closed", False)
+
+    def get_layer_by_tattoo(self, tattoo):
+        for item in _all_items(self):
+            if item.get_tattoo() == tattoo:
+                return item
+        return None
+
+    def remove_layer(self, layer):
+        super().remove_layer(layer)
+        return True
 
     def get_width(self):
         return self.width
