@@ -308,8 +308,9 @@ class PreviewSource(object):
         has = config.get_property("style-layer") is not None or _has_file(config, STYLE_FILES)
         return None if has else "Choose a style painting (a file or a layer) to run."
 
-    def request(self, config, model=None):
-        """(nst_preview.Request, None), or (None, why no preview can be made now)."""
+    def request(self, config, model=None, real=False):
+        """(nst_preview.Request, None), or (None, why no preview can be made now). `real`: the
+        slow method itself at preview size (the dialog's button), not the approximation."""
         try:
             styles = self.styles(config)
             args = (nst_host.fast_procedure_args(self.schema) if self.method == "fast"
@@ -323,7 +324,12 @@ class PreviewSource(object):
                 method, params = self.method, nst_host.values_to_params(args, values)
         except (nst_host.HostError, EngineError) as exc:
             return None, getattr(exc, "message", str(exc))
-        method, params, label = nst_preview.preview_job(method, params, len(styles))
+        if real:
+            if not styles:
+                return None, nst_preview.preview_job(method, params, 0)[2]
+            method, params, label = nst_preview.low_res_job(method, params, max(self.size))
+        else:
+            method, params, label = nst_preview.preview_job(method, params, len(styles))
         if method is None:
             return None, label
         return nst_preview.Request(method, params, self.content_png, styles, label,
@@ -487,14 +493,14 @@ class NeuralStyle(Gimp.PlugIn):
                 else nst_host.procedure_args(_schema(), method))
         # Keyboard access in the dialog: every label gets its own mnemonic letter, none of the
         # buttons' (_OK, _Cancel, _Help, _Reset) nor the dialog's own: "Style _network", "Show
-        # _before", "_Advanced options".
+        # _before", "_Advanced options", "_Preview with the real method".
         # Letters go to the fields always shown first, then to the advanced ones (Neural
         # Style has more fields than the alphabet has letters).
         texts = [b[2] for b in before] + [a.label for a in args] + [b[2] for b in after]
         shown = [False] * len(before) + [a.advanced for a in args] + [False] * len(after)
         order = [i for i in range(len(texts)) if not shown[i]] + \
             [i for i in range(len(texts)) if shown[i]]
-        picked = nst_host.mnemonic_labels([texts[i] for i in order], reserved="ochrnba")
+        picked = nst_host.mnemonic_labels([texts[i] for i in order], reserved="ochrnbap")
         labels = [None] * len(texts)
         for i, label in zip(order, picked):
             labels[i] = label

@@ -151,6 +151,10 @@ class PreviewPanel(object):
         self.box.pack_start(frame, False, False, 0)
         self.box.pack_start(self.before, False, False, 0)
         self.box.pack_start(self.status, False, False, 0)
+        # Neural Style / Image Analogy: the method itself at preview size, when asked for.
+        self.real = Gtk.Button.new_with_mnemonic("_Preview with the real method (low "
+                                                 "resolution)")
+        self.box.pack_start(self.real, False, False, 0)
         self.original = None
         self.styled = None
         self.shown_key = None
@@ -172,8 +176,8 @@ class PreviewPanel(object):
     def set_result(self, req, png):
         self.styled = _pixbuf_from_png(png)
         self.shown_key = req.key
-        self.status.set_text(req.label.capitalize() if req.label != "preview" else
-                             "Preview of the region at %dx%d" % self.source.size)
+        self.status.set_text(req.label[:1].upper() + req.label[1:] if req.label != "preview"
+                             else "Preview of the region at %dx%d" % self.source.size)
         self._show()
         trace("preview", key=req.key, label=req.label, method=req.method,
               model=req.params.get("model"), png_sha1=_sha1(png))
@@ -383,6 +387,8 @@ def run_dialog(procedure, config, title, method, engine_config, source=None,
     row.show_all()
     if source is None:
         panel.box.hide()
+    if method not in ("gatys", "analogy"):
+        panel.real.hide()
 
     def refit(*_):
         # The window takes its natural height again: the scrolled column's is capped at what
@@ -444,6 +450,17 @@ def run_dialog(procedure, config, title, method, engine_config, source=None,
             connect, GLib.timeout_add, GLib.source_remove,
             lambda fn, *a: GLib.idle_add(fn, *a), spawn,
             panel.set_result, panel.set_status, panel.set_status)
+
+    def real_run(*_):
+        if previewer is None:
+            return
+        req, note = source.request(config, None, real=True)
+        if req is None:
+            previewer.invalidate(note)
+        else:
+            trace("real_preview_requested", method=req.method)
+            previewer.request(req)
+    panel.real.connect("clicked", real_run)
 
     # Settings changes: GIMP's widgets write the config; the picker is ours.
     notify_id = config.connect("notify", refresh)

@@ -65,6 +65,21 @@ def preview_job(method, params, n_styles, any_painting="arbitrary"):
     return any_painting, dict(own, tile=0), APPROXIMATION
 
 
+def low_res_job(method, params, side=PREVIEW_SIDE):
+    """The slow method itself on the preview-size region, on request (a button): Neural Style at
+    draft quality, Image Analogy with fewer iterations. (method, params, label)."""
+    own = dict(params)
+    if method == "gatys":
+        own.update(size=int(side), quality="draft", iterations=0, upscale="smooth")
+        return method, own, "Neural Style itself at %d px, draft quality" % side
+    if method == "analogy":
+        own.update(size=min(int(side), int(own.get("size") or side)), reverse_output=False,
+                   patchmatch_iterations=min(5, int(own.get("patchmatch_iterations") or 5)),
+                   deconv_iterations=min(5, int(own.get("deconv_iterations") or 5)))
+        return method, own, "Image Analogy itself at %d px, fewer iterations" % own["size"]
+    return None, None, "Only Neural Style and Image Analogy have a low-resolution run."
+
+
 def request_key(method, params, content_id, styles):
     """Identity of a preview request: same key, same picture (used by the result cache)."""
     h = hashlib.sha1()
@@ -165,6 +180,16 @@ class Previewer(object):
             self.on_result(req, png)
         return False
 
+    def _progress(self, gen, status):
+        if not self.stale(gen):
+            stage = status.get("stage") or status.get("state") or ""
+            try:
+                pct = int(round(100 * float(status.get("progress") or 0)))
+            except (TypeError, ValueError):
+                pct = 0
+            self.on_status("rendering… %d%% (%s)" % (pct, stage))
+        return False
+
     def _fail(self, gen, text):
         if not self.stale(gen):
             self.on_error(text)
@@ -185,7 +210,14 @@ class Previewer(object):
             job_id = client.submit({"method": req.method, "params": req.params},
                                    req.content_png, None, req.styles)
             self.jobs.append((gen, job_id))
-            client.wait(job_id, on_progress=lambda status: not self.stale(gen), poll=POLL_S)
+            def on_progress(status):
+                if self.stale(gen):
+                    return False
+                if req.method in ("gatys", "analogy"):  # seconds, not a blink: say how far
+                    self.call_main(self._progress, gen, status)
+                return True
+
+            client.wait(job_id, on_progress=on_progress, poll=POLL_S)
             png = client.result(job_id)
         except EngineError as exc:
             if exc.code == "cancelled" or self.stale(gen):

@@ -365,8 +365,8 @@ def test_every_dialog_field_has_its_own_mnemonic(gimp3):
             [s.nick for s in specs]
         letters = [s.nick[s.nick.index("_") + 1].lower() for s in specs if "_" in s.nick]
         assert len(set(letters)) == len(letters), name
-        # OK, Cancel, Help, Reset; Style network, Show before, Advanced options
-        assert not set(letters) & set("ochrnba"), name
+        # OK, Cancel, Help, Reset; Style network, Show before, Advanced options, Preview
+        assert not set(letters) & set("ochrnbap"), name
 
 
 def _config(gimp3, name, image, layer, files=None, **props):
@@ -516,3 +516,15 @@ def test_restyle_declined_styles_the_result_layer_itself(gimp3, tmp_path, monkey
     cfg.set_core_object_array("drawables", [first])
     assert proc.run(cfg).index(0).value_nick == "success"
     assert first in img.get_layers() and img.active_layer is not first
+
+
+def test_the_real_method_at_preview_size_on_request(gimp3, tmp_path):
+    painting = tmp_path / "wave.jpg"
+    painting.write_bytes(b"jpeg")
+    img, source = build(gimp3, pc.CASES[0])
+    src = gimp3.PreviewSource(img, source, "gatys", gimp3._schema())
+    cfg = _config(gimp3, GATYS, img, source, files={"style": painting}, size=1024)
+    req, _ = src.request(cfg, real=True)
+    assert req.method == "gatys" and req.params["size"] == max(src.size)
+    assert req.params["quality"] == "draft" and req.styles == [b"jpeg"]
+    assert src.request(_config(gimp3, GATYS, img, source), real=True)[0] is None

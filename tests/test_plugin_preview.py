@@ -279,3 +279,26 @@ def test_size_hint_names_the_upscale_and_the_cost_of_more():
         "in seconds).")
     assert nst_host.size_hint(1024, 800) == \
         "1024 px: the region (800 px) is styled at its own size."
+
+
+def test_low_res_run_of_the_real_method():
+    m, params, label = nst_preview.low_res_job("gatys", {"size": 1024, "quality": "high",
+                                                         "style_weight": 2.0}, 320)
+    assert m == "gatys" and params["size"] == 320 and params["quality"] == "draft"
+    assert params["style_weight"] == 2.0 and params["upscale"] == "smooth"
+    assert label == "Neural Style itself at 320 px, draft quality"
+    m, params, label = nst_preview.low_res_job("analogy", {"size": 448, "reverse_output": True,
+                                                           "patchmatch_iterations": 10,
+                                                           "deconv_iterations": 10}, 320)
+    assert m == "analogy" and params["size"] == 320 and not params["reverse_output"]
+    assert params["patchmatch_iterations"] == 5 and params["deconv_iterations"] == 5
+    assert nst_preview.low_res_job("fast", {}, 320)[0] is None
+
+
+def test_slow_previews_report_their_progress(setup):
+    p, loop, client, shown, statuses, _ = setup
+    p.request(nst_preview.Request("gatys", {"size": 320}, b"c", [b"s"], content_id="x"))
+    loop.fire_timers()
+    loop.run_threads()
+    loop.run_idle()
+    assert statuses[-1] == "rendering… 50% (running)" and shown
