@@ -489,6 +489,8 @@ def values_to_params(args, values):
         if a.field not in values:
             continue
         v = values[a.field]
+        if v is None and a.kind in ("float_list", "string"):
+            v = ""  # GIMP 3 hands an empty string argument back as None (NULL)
         if a.kind == "float_list":
             text = v if isinstance(v, str) or not hasattr(v, "__iter__") else ",".join(
                 str(x) for x in v)

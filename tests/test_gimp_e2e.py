@@ -500,6 +500,7 @@ def gui_run(session):
         for name, target in (("dialog-fast.png", "gimp3-dialog.png"),
                              ("dialog-fast-2.png", "gimp3-dialog-network.png"),
                              ("dialog-gatys.png", "gimp3-dialog-gatys.png"),
+                             ("dialog-gatys-real.png", "gimp3-dialog-gatys-real.png"),
                              ("result.png", "gimp3-result.png"),
                              ("menu1.png", "gimp3-undo-menu.png")):
             if (out / name).exists():
@@ -541,6 +542,10 @@ def test_gui_neural_style_with_advanced_open_fits_1280x800(gui_run):
     assert g["X"] >= 0 and g["X"] + g["WIDTH"] <= 1280, g
     p = s["preview"]
     assert p and p["label"] == "approximation (fast network)" and p["method"] == "arbitrary"
+    # Alt+P: Neural Style itself at preview size, draft quality, shown in the same place.
+    real = s["real"]
+    assert real and real["label"].startswith("Neural Style itself at") and \
+        real["png_sha1"] != p["png_sha1"], s
     assert gui_run["facts"]["gatys_dialog_status"] == "cancel"
 
 

@@ -302,3 +302,11 @@ def test_slow_previews_report_their_progress(setup):
     loop.run_threads()
     loop.run_idle()
     assert statuses[-1] == "rendering… 50% (running)" and shown
+
+
+def test_an_empty_string_argument_that_gimp_returns_as_none_is_empty():
+    """GIMP 3.0.4 reports a string argument whose default is "" as None (seen in the real GIMP:
+    'style-weights must be numbers separated by commas, not None')."""
+    args = [a for a in nst_host.procedure_args(nst_host.load_schema(str(ROOT / "gimp_plugin")),
+                                               "gatys") if a.field == "style_weights"]
+    assert nst_host.values_to_params(args, {"style_weights": None}) == {"style_weights": []}

@@ -124,6 +124,13 @@ try:
                                       where=lambda e: e["method"] == "arbitrary")
         time.sleep(0.5)
         shoot("dialog-gatys.png")
+        t1 = time.time()
+        key(win, "alt+p")  # Preview with the real method (low resolution)
+        facts["real"] = wait_event("preview", after=t1, timeout=240,
+                                   where=lambda e: e["method"] == "gatys")
+        facts["real_s"] = facts["real"]["t"] - t1 if facts["real"] else None
+        time.sleep(0.5)
+        shoot("dialog-gatys-real.png")
         key(win, "Escape")
     elif STEP == "gatys-cancel":
         t0 = time.time()
