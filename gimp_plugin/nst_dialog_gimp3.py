@@ -289,6 +289,7 @@ def _open_help(dialog):
     msg = Gtk.MessageDialog(transient_for=dialog, modal=True,
                             message_type=Gtk.MessageType.INFO, buttons=Gtk.ButtonsType.CLOSE,
                             text="Neural Style help")
+    msg.set_title("Neural Style help")
     msg.format_secondary_text(
         "The plug-in's guide is %s.\nNo program to open it was found." % (
             uri or "docs/gimp.md in the neural-style project"))
@@ -297,6 +298,20 @@ def _open_help(dialog):
 
 
 # ------------------------------------------------------------------------------ the dialog
+
+HELP_RESPONSE = 7001  # our Help button's own response, never one GIMP acts on
+
+
+def _buttons(widget):
+    """Every button inside `widget`."""
+    out = []
+    if isinstance(widget, Gtk.Button):
+        out.append(widget)
+    if isinstance(widget, Gtk.Container):
+        for child in widget.get_children():
+            out.extend(_buttons(child))
+    return out
+
 
 def _fit_height():
     """The tallest the settings column may be so the dialog fits the screen's work area."""
@@ -403,10 +418,21 @@ def run_dialog(procedure, config, title, method, engine_config, source=None,
     if expander is not None:
         expander.connect("notify::expanded", refit)
 
-    # Help: the plug-in's own guide instead of GIMP's (absent) manual page for a plug-in.
+    # Help: the plug-in's own guide. GIMP's Help button calls GIMP's help system directly (no
+    # response), which has no page for a plug-in ("The GIMP user manual is not installed"), so
+    # it is hidden and a Help button of ours takes its place.
+    for button in _buttons(dialog):
+        if (button.get_label() or "").replace("_", "") == "Help":
+            button.hide()
+            button.set_no_show_all(True)
+    ours = dialog.add_button("_Help", HELP_RESPONSE)
+    box = ours.get_parent()
+    if isinstance(box, Gtk.ButtonBox):
+        box.set_child_secondary(ours, True)
+
     def on_response(dlg, response):
-        if response == Gtk.ResponseType.HELP:
-            dlg.stop_emission_by_name("response")
+        if response == HELP_RESPONSE:
+            dlg.stop_emission_by_name("response")  # the dialog stays open
             _open_help(dlg)
     dialog.connect("response", on_response)
 

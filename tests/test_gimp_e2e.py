@@ -530,6 +530,8 @@ def test_gui_fast_preview_appears_within_2_s_and_follows_the_network(gui_run):
     assert second and second["model"] != gui_run["model"], s
     assert second["png_sha1"] != s["first"]["png_sha1"]
     assert f["fast_dialog_status"] == "cancel"
+    # Help opened the installed guide (or, with no program for it, said where it is).
+    assert s["help"] and s["help"]["uri"].endswith("/neural-style/docs/gimp.md"), s
     assert (gui_run["out"] / "dialog-fast.png").stat().st_size > 10_000
 
 

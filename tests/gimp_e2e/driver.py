@@ -110,6 +110,17 @@ try:
                                      or e["png_sha1"] != first["png_sha1"])
         time.sleep(0.5)
         shoot("dialog-fast-2.png")
+        # Help: the plug-in's guide, not GIMP's manual ("GIMP user manual is missing").
+        t2 = time.time()
+        key(win, "alt+h")
+        facts["help"] = wait_event("help", after=t2, timeout=10)
+        time.sleep(1.5)
+        shoot("help.png")
+        box = sh("xdotool", "search", "--onlyvisible", "--name", "Neural Style help").split()
+        facts["help_box"] = bool(box)
+        if box:  # no program for the file in the chroot: the message names the guide
+            key(box[-1], "Return")  # its Close button
+            time.sleep(0.5)
         key(win, "Escape")
     elif STEP == "gatys-fit":
         t0 = time.time()
