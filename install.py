@@ -45,7 +45,9 @@ INSTALLED_BY = "neural-style install.py"
 PLUGIN_MAIN = {"3": "neural_style_gimp3.py", "2": "neural_style_gimp2.py"}
 PLUGIN_EXTRA = {"3": ["nst_dialog_gimp3.py"], "2": []}
 SHARED = ["nst_host.py", "nst_client.py", "nst_engine.py", "nst_errors.py", "nst_png.py",
-          "nst_schema.json"]
+          "nst_preview.py", "nst_schema.json"]
+# The plug-in guide, which the dialogs' Help button opens (source relative to gimp_plugin/).
+DOCS = [("../docs/gimp.md", "docs/gimp.md")]
 
 
 # One line, printed by the install and by --check when no GIMP profile existed at install time.
@@ -323,6 +325,7 @@ def plugin_files(major: str) -> list[tuple[str, str, bool]]:
     main = PLUGIN_MAIN[major]
     files = [(main, PLUGIN_NAME + ".py", True)]
     files += [(name, name, False) for name in PLUGIN_EXTRA[major] + SHARED]
+    files += [(src, name, False) for src, name in DOCS]
     return files
 
 

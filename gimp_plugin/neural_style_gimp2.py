@@ -107,7 +107,18 @@ class _Gimp2Host(object):
         self.source = source
         self.reference = reference  # an analogy's reference layer, if it came from a layer
 
+    def alive(self):
+        """False once the user closed the image mid-job: the job is cancelled and GIMP is asked
+        nothing more about the image."""
+        try:
+            return bool(pdb.gimp_image_is_valid(self.image)) and \
+                bool(pdb.gimp_item_is_valid(self.source))
+        except Exception:  # cannot tell: go on (a closed image fails the layer step cleanly)
+            return True
+
     def progress(self, fraction, text):
+        if not self.alive():
+            return
         pdb.gimp_progress_set_text(text)
         gimp.progress_update(fraction)
 
@@ -202,14 +213,59 @@ def _styles(files, style_layer):
         rect = nst_host.Rect(0, 0, style_layer.width, style_layer.height)
         data = _read_rgba(style_layer, rect)
         styles.append(nst_png.png_encode(rect.w, rect.h, bytes(data), 4))
-        names.append(nst_host.style_label(style_layer.name))
+        names.append(_layer_label(style_layer))
     return styles, names
+
+
+def _layer_label(layer):
+    """The layer's name, or its image's file name when the layer's is one GIMP made up."""
+    image = getattr(layer, "image", None)
+    image_name = None
+    if image is not None:
+        image_name = getattr(image, "filename", None) or getattr(image, "name", None)
+        image_name = os.path.basename(image_name) if image_name else None
+    return nst_host.layer_style_label(layer.name, image_name)
+
+
+# gimpfu saves a dialog's values (gimpshelf key "python-fu-save--<procedure>") before it calls
+# the plug-in's function, so a run that is then cancelled (GIMP ends the plug-in) or fails would
+# keep the settings just chosen. The function puts the last successful run's values back at
+# once and writes the new ones only when the run succeeded.
+SAVE_PREFIX = "python-fu-save--"
+GOOD_PREFIX = "nst-last-good--"
+
+
+def _hold_settings(proc_name, method):
+    """Returns commit(), to call once the run succeeded."""
+    try:
+        import gimpshelf
+
+        shelf = gimpshelf.shelf
+        key, good = SAVE_PREFIX + proc_name, GOOD_PREFIX + proc_name
+        if not shelf.has_key(key):  # noqa: W601 (gimpshelf's own API)
+            return lambda: None
+        chosen = shelf[key]
+        if shelf.has_key(good):  # noqa: W601
+            shelf[key] = shelf[good]
+        else:  # never a successful run: the registered defaults (gimpshelf cannot delete)
+            shelf[key] = [p[3] for p in procedure_params(method, nst_host.load_schema(HERE))]
+    except Exception:  # no gimpshelf (a script host), or a damaged shelf: nothing to guard
+        return lambda: None
+
+    def commit():
+        try:
+            shelf[key] = chosen
+            shelf[good] = chosen
+        except Exception:
+            pass
+    return commit
 
 
 # ---------------------------------------------------------------------------------- running
 
 def _run(proc_name, image, drawable, method, values, styles, names, reference=None):
     title = TITLES[proc_name]
+    commit = _hold_settings(proc_name, method)
     try:
         config = nst_engine.load_config(os.path.join(HERE, nst_host.CONFIG_FILE))
         _check_target(image, drawable)
@@ -226,7 +282,10 @@ def _run(proc_name, image, drawable, method, values, styles, names, reference=No
                            nst_host.wanted_extras(method, params))
         gimp.progress_init("%s…" % title)
         nst_host.run_filter(job, _Gimp2Host(image, drawable, reference), nst_engine, config)
+        commit()
     except (nst_host.HostError, EngineError) as exc:
+        if getattr(exc, "code", None) == "cancelled" and not pdb.gimp_image_is_valid(image):
+            return  # the user closed the image: nothing to say about it
         # gimpfu turns the exception into an error dialog (interactive) or an execution error
         # carrying this message (scripts).
         raise RuntimeError(nst_host.user_message(title, exc))

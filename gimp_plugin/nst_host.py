@@ -42,6 +42,7 @@ MARGIN_MAX = 256
 PHASE_START = (0.0, 0.05)
 PHASE_ENGINE = (0.05, 0.95)
 PHASE_FINISH = (0.95, 1.0)
+WATCH_POLL_S = 0.1
 
 
 class HostError(Exception):
@@ -226,6 +227,142 @@ def style_label(path_or_name):
     return stem.replace("_", " ").strip() or "style"
 
 
+# Layer names GIMP (or a paste, a copy, a new-layer dialog) gives by itself: they say nothing
+# about the painting, so a result named after them ("Neural Style: Background") is useless.
+_GENERIC_LAYER_NAMES = ("background", "layer", "pasted layer", "clipboard", "new layer",
+                        "floating selection", "untitled", "[untitled]")
+
+
+def is_generic_layer_name(name):
+    n = (name or "").strip().lower()
+    for suffix in (" copy",):
+        while n.endswith(suffix):
+            n = n[:-len(suffix)].strip()
+    n = n.rstrip("0123456789#").strip()
+    return not n or n in _GENERIC_LAYER_NAMES or n.startswith("pasted layer")
+
+
+def layer_style_label(layer_name, image_name=None):
+    """The name a painting taken from a layer goes by: the layer's own name, unless that is a
+    name GIMP made up ("Background", "Layer #2", "Pasted Layer"), then the image's file name
+    ("starry_night.jpg" -> "starry night")."""
+    if not is_generic_layer_name(layer_name) or not image_name:
+        return style_label(layer_name)
+    base = str(image_name).strip()
+    if base.lower() in ("[untitled]", "untitled", ""):
+        return style_label(layer_name)
+    # GIMP's image names can carry a "-<number>" display suffix ("photo.png-3").
+    head, dot, tail = base.rpartition(".")
+    if dot and "-" in tail and tail.rsplit("-", 1)[1].isdigit():
+        base = head + "." + tail.rsplit("-", 1)[0]
+    return style_label(base)
+
+
+def mnemonic_labels(labels, reserved="ochr"):
+    """Each label with a mnemonic ("_Size") on a letter no other label (nor the dialog's own
+    _OK, _Cancel, _Help, _Reset buttons: `reserved`) uses. Letters are matched, not handed out
+    first come first served, so "Style loss" still gets one after "Style painting", "Style
+    scale" and "Style weight" took the obvious ones; word-initial letters are preferred. A label
+    left without a free letter stays as it is; labels that already have one keep it."""
+    taken = set(reserved.lower())
+    fixed = {}
+    for n, label in enumerate(labels):
+        i = label.find("_")
+        if 0 <= i < len(label) - 1:
+            taken.add(label[i + 1].lower())
+            fixed[n] = True
+    candidates = []
+    for n, label in enumerate(labels):
+        if n in fixed:
+            candidates.append([])
+            continue
+        initial = [i for i, ch in enumerate(label) if ch.isalnum() and (i == 0 or
+                                                                         label[i - 1] == " ")]
+        rest = [i for i, ch in enumerate(label) if ch.isalnum() and i not in initial]
+        seen, order = set(), []
+        for i in initial + rest:
+            ch = label[i].lower()
+            if ch not in seen and ch not in taken:
+                seen.add(ch)
+                order.append((ch, i))
+        candidates.append(order)
+    owner = {}  # letter -> label index
+
+    def place(n, visited):
+        for ch, _ in candidates[n]:
+            if ch in visited:
+                continue
+            visited.add(ch)
+            if ch not in owner or place(owner[ch], visited):
+                owner[ch] = n
+                return True
+        return False
+
+    for n in range(len(labels)):
+        if candidates[n]:
+            place(n, set())
+    letter_of = dict((n, ch) for ch, n in owner.items())
+    out = []
+    for n, label in enumerate(labels):
+        ch = letter_of.get(n)
+        if ch is None:
+            out.append(label)
+            continue
+        i = dict(candidates[n])[ch]
+        out.append(label[:i] + "_" + label[i:])
+    return out
+
+
+def size_hint(size, region_long, upscale="sharp", speed=None):
+    """What Neural Style's size means for this region, for the dialog: "512 px for a 4243 px
+    region: 8.3x upscale (sharp)", and what a larger size would cost. `speed` (seconds per
+    megapixel-iteration, measured by the engine) is not reported by the engine yet; without it
+    the cost is given as a ratio, which holds because the work grows with the pixel count."""
+    size, region_long = int(size), int(region_long)
+    if region_long <= 0:
+        return ""
+    if size >= region_long:
+        text = "%d px: the region (%d px) is styled at its own size." % (size, region_long)
+    else:
+        factor = float(region_long) / size
+        text = "%d px for a %d px region: %.1fx upscale (%s)." % (size, region_long, factor,
+                                                                  upscale)
+        bigger = min(region_long, size * 2)
+        ratio = (float(bigger) / size) ** 2
+        text += " %d px would take about %.0fx as long" % (bigger, ratio)
+        if speed is None:
+            text += " (the engine does not report its speed, so no time in seconds)."
+        else:
+            text += "."
+    return text
+
+
+# A result layer keeps the settings that made it (a parasite), so the dialog, opened with that
+# layer active, can offer to restyle it: same settings, the source repainted, the old result
+# replaced in one undo step.
+RECIPE_PARASITE = "neural-style-recipe"
+
+
+def recipe_bytes(procedure, values, source_tattoo):
+    """The parasite's data: JSON of the procedure's argument values by GIMP argument name (a
+    file as {"file": path}, a layer as {"layer_tattoo": n}) and the source layer's tattoo."""
+    return json.dumps({"version": 1, "procedure": procedure, "values": values,
+                       "source_tattoo": source_tattoo}, sort_keys=True).encode("utf-8")
+
+
+def recipe_from_bytes(data, procedure):
+    """The recipe dict of `procedure` from a parasite's data; None when it is not one (another
+    procedure's result, an older or damaged parasite)."""
+    try:
+        recipe = json.loads(bytes(bytearray(data)).decode("utf-8"))
+    except (ValueError, TypeError, UnicodeDecodeError):
+        return None
+    if not isinstance(recipe, dict) or recipe.get("version") != 1 or \
+            recipe.get("procedure") != procedure or not isinstance(recipe.get("values"), dict):
+        return None
+    return recipe
+
+
 def layer_name(style_names, title="Neural Style"):
     names = [n for n in style_names if n]
     return title + ": " + (" + ".join(names) if names else "style")
@@ -357,6 +494,8 @@ def values_to_params(args, values):
         if a.field not in values:
             continue
         v = values[a.field]
+        if v is None and a.kind in ("float_list", "string"):
+            v = ""  # GIMP 3 hands an empty string argument back as None (NULL)
         if a.kind == "float_list":
             text = v if isinstance(v, str) or not hasattr(v, "__iter__") else ",".join(
                 str(x) for x in v)
@@ -412,6 +551,22 @@ def build_request(method, params):
 
 # ---------------------------------------------------------------------------------- one job
 
+def trace(event, **fields):
+    """One JSON line per event to the file named by $NST_TRACE (the real-GIMP tests read it:
+    dialog shown, preview shown, job submitted); nothing when it is not set."""
+    path = os.environ.get("NST_TRACE")
+    if not path:
+        return
+    import time
+
+    fields.update(event=event, t=time.time(), pid=os.getpid())
+    try:
+        with open(path, "a") as fh:
+            fh.write(json.dumps(fields) + "\n")
+    except (IOError, OSError):
+        pass
+
+
 class Job(object):
     """Everything the host collected for one run, before anything in the image changes."""
 
@@ -453,16 +608,24 @@ def run_filter(job, host, engine_module, config):
     content_png = nst_png.png_encode(plan.context.w, plan.context.h, bytes(job.content_rgba), 4)
     request = build_request(job.method, job.params)
 
+    alive = getattr(host, "alive", lambda: True)
+
     def on_progress(status):
         # GIMP cancels a plug-in by ending its process; the engine then cancels the job because
-        # its client stopped polling, so there is nothing to ask the host here.
+        # its client's connection closed. What the host can say is that the image is gone
+        # (closed mid-job): then the job is cancelled here and nothing more touches GIMP.
+        if not alive():
+            return False
         host.progress(engine_fraction(status.get("progress")), progress_text(title, status))
 
     def attempt(client):
         host.progress(PHASE_START[1], "%s: sending %dx%d pixels…" % (title, plan.context.w,
                                                                        plan.context.h))
         job_id = client.submit(request, content_png, None, job.styles)
-        client.wait(job_id, on_progress=on_progress)
+        trace("job_submitted", job=job_id, method=job.method, url=getattr(client, "url", None))
+        # Status every 0.1 s: GIMP's Cancel ends this process, and the engine notices the watch
+        # connection closed at its next status line, so this bounds how late it stops.
+        client.wait(job_id, on_progress=on_progress, poll=WATCH_POLL_S)
         host.progress(PHASE_FINISH[0], "%s: fetching the result…" % title)
         return client.result(job_id), [(n, client.result(job_id, n)) for n in job.extras]
 
@@ -486,6 +649,8 @@ def run_filter(job, host, engine_module, config):
                             "was not tried again. It may be running out of memory at this size: "
                             "try a smaller size or selection.%s"
                             % ((" The engine's log: %s." % log) if log else ""), "engine_lost")
+    if not alive():
+        raise HostError("The image was closed while the engine worked on it.", "cancelled")
     w, h, channels, data = nst_png.png_decode(png)
     rgba = result_pixels(plan, (w, h), channels, data, job.content_rgba)
     extras = []

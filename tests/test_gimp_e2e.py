@@ -157,8 +157,10 @@ def make_inputs(work: Path) -> dict:
 
     photo = work / "photo.png"
     Image.open(CONTENT).convert("RGB").resize((96, 72)).save(photo)
-    large = work / "photo-large.jpg"  # for the screenshots: big enough to see something
-    Image.open(CONTENT).convert("RGB").resize((320, 240)).save(large, quality=92)
+    large = work / "photo-large.jpg"  # the GUI run's photo: about 1 MP, as a user's might be
+    Image.open(CONTENT).convert("RGB").resize((1152, 864), Image.LANCZOS).save(large, quality=92)
+    painting = work / "the_great_wave.jpg"  # the GUI run's painting, named as a user's file
+    Image.open(ROOT / "demo" / "swirls.jpg").convert("RGB").resize((256, 256)).save(painting)
     style = work / "style.jpg"
     Image.open(ROOT / "demo" / "swirls.jpg").convert("RGB").resize((64, 64)).save(style)
     models = work / "models"
@@ -170,7 +172,7 @@ def make_inputs(work: Path) -> dict:
         unavailable(f"tests/fast_fixtures.py write_tiny_model is missing ({exc})")
     write_tiny_model(models, model_id="tiny")
     return {"photo": str(photo), "photo_large": str(large), "style": str(style),
-            "models": str(models)}
+            "painting": str(painting), "models": str(models)}
 
 
 def scenarios(inputs: dict) -> list[dict]:
@@ -211,7 +213,8 @@ class Session:
     def env(self, spec: Path, display: str | None = None) -> list[str]:
         env = ["env", "-i", "HOME=/root", "LANG=C.UTF-8", "PATH=/usr/local/bin:/usr/bin:/bin",
                f"NST_E2E_SPEC={spec}", f"NST_MODEL_PATH={self.inputs['models']}",
-               f"NST_CONFIG_DIR={self.work / 'config'}"]
+               f"NST_CONFIG_DIR={self.work / 'config'}",
+               f"NST_TRACE={self.work / 'trace.jsonl'}"]
         return env + ([f"DISPLAY={display}"] if display else [])
 
     def run(self, script: Path, spec: dict, gui: bool = False, timeout: int = 480):
@@ -223,7 +226,7 @@ class Session:
                    "--batch-interpreter=python-fu-eval", "-b", script_arg, "--quit"]
             return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
         xvfb = subprocess.Popen(["chroot", str(CHROOT), "Xvfb", ":99", "-screen", "0",
-                                 "1024x768x24", "-nolisten", "tcp"],
+                                 "1280x800x24", "-nolisten", "tcp"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             for _ in range(100):
@@ -238,7 +241,7 @@ class Session:
                    spec["photo"]]
             done = Path(spec["out"]) / "undo-done"
             gimp = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                    text=True, start_new_session=True)
+                                    text=True, errors="replace", start_new_session=True)
             deadline = time.monotonic() + timeout
             while not done.exists() and gimp.poll() is None and time.monotonic() < deadline:
                 time.sleep(0.5)
@@ -459,10 +462,10 @@ def test_whole_run_is_reasonably_fast(gimp_run):
     assert gimp_run["seconds"] < 420
 
 
-def test_gui_dialog_result_mask_and_one_undo_step(session):
-    """A real GIMP window under Xvfb: the dialog opens (screenshot), the result layer with its
-    mask (screenshot), and ONE Edit ▸ Undo (clicked) removes the result while the step before
-    it stays."""
+@pytest.fixture(scope="module")
+def gui_run(session):
+    """One GUI GIMP session under Xvfb (1280x800), driven as a user (tests/gimp_e2e/gui.py,
+    driver.py): its facts, the driver's observations, the probes after the user's clicks."""
     from engine.contract import FastParams
 
     # The default shipped network, so the screenshots show what a user gets.
@@ -470,31 +473,131 @@ def test_gui_dialog_result_mask_and_one_undo_step(session):
     out = session.work / "gui"
     out.mkdir()
     spec = {"out": str(out), "photo": session.inputs["photo_large"],
-            "ellipse": [60, 40, 200, 150], "feather": 24, "model": model,
+            "ellipse": [216, 144, 504, 396], "feather": 60, "model": model,
+            "style": session.inputs["painting"], "gatys_size": 384,
             "probe": str(E2E / "probe.py")}
-    gimp = session.run(E2E / "gui.py", spec, gui=True)
+    gimp = session.run(E2E / "gui.py", spec, gui=True, timeout=600)
     log = (gimp.stdout + gimp.stderr)[-4000:]
     facts_file = out / "gui.json"
     assert facts_file.is_file(), "GIMP (GUI) wrote nothing:\n" + log
     f = json.loads(facts_file.read_text())
     assert "crash" not in f, f["crash"] + log
-    # The dialogs opened (screenshots) and Escape closed them.
-    assert f["dialog_status"] == "cancel" and f["gatys_dialog_status"] == "cancel"
+    steps = {}
+    for step in ("fast-preview", "gatys-fit", "gatys-cancel", "after"):
+        path = out / f"{step}.json"
+        steps[step] = json.loads(path.read_text()) if path.exists() else {"missing": True}
+    probes_file = out / "probes.jsonl"
+    probes = ([json.loads(line) for line in probes_file.read_text().splitlines()]
+              if probes_file.exists() else [])
+    trace_file = session.work / "trace.jsonl"
+    trace = ([json.loads(line) for line in trace_file.read_text().splitlines()]
+             if trace_file.exists() else [])
+    run = {"facts": f, "steps": steps, "probes": probes, "trace": trace, "out": out,
+           "model": model, "log": log}
+    if os.environ.get("NST_UPDATE_SCREENSHOTS") == "1":
+        shots = ROOT / "docs" / "screenshots"
+        shots.mkdir(parents=True, exist_ok=True)
+        for name, target in (("dialog-fast.png", "gimp3-dialog.png"),
+                             ("dialog-fast-2.png", "gimp3-dialog-network.png"),
+                             ("dialog-gatys.png", "gimp3-dialog-gatys.png"),
+                             ("dialog-gatys-real.png", "gimp3-dialog-gatys-real.png"),
+                             ("result.png", "gimp3-result.png"),
+                             ("menu1.png", "gimp3-undo-menu.png")):
+            if (out / name).exists():
+                (shots / target).write_bytes((out / name).read_bytes())
+    return run
+
+
+def _step(run, name):
+    s = run["steps"][name]
+    assert "missing" not in s, f"driver step {name} wrote nothing\n" + run["log"]
+    assert "crash" not in s, s["crash"]
+    return s
+
+
+def test_gui_fast_preview_appears_within_2_s_and_follows_the_network(gui_run):
+    """Fast Neural Style on a 1 MP layer: the preview is on screen within 2 s of the dialog
+    (the engine already running, as after a first use), and another network (Alt+N, Down)
+    gives another preview."""
+    f, s = gui_run["facts"], _step(gui_run, "fast-preview")
+    assert f["warm_status"] == "success"
+    assert f["layer_size"][0] * f["layer_size"][1] >= 990_000
+    assert s["shown"] and s["first"], s
+    delay = s["first"]["t"] - s["shown"]["t"]
+    assert delay < 2.0, f"first preview {delay:.2f} s after the dialog appeared"
+    assert s["first"]["model"] == gui_run["model"] and s["first"]["label"] == "preview"
+    second = s["second"]
+    assert second and second["model"] != gui_run["model"], s
+    assert second["png_sha1"] != s["first"]["png_sha1"]
+    assert f["fast_dialog_status"] == "cancel"
+    # Help opened the installed guide (or, with no program for it, said where it is).
+    assert s["help"] and s["help"]["uri"].endswith("/neural-style/docs/gimp.md"), s
+    assert (gui_run["out"] / "dialog-fast.png").stat().st_size > 10_000
+
+
+def test_gui_neural_style_with_advanced_open_fits_1280x800(gui_run):
+    s = _step(gui_run, "gatys-fit")
+    assert s["screen"].split() == ["1280", "800"]
+    g = s["advanced"]
+    assert g["HEIGHT"] > s["folded"]["HEIGHT"], (s["folded"], g)  # Alt+A opened it
+    assert g["Y"] >= 0 and g["Y"] + g["HEIGHT"] <= 800, g  # OK and Cancel on screen
+    assert g["X"] >= 0 and g["X"] + g["WIDTH"] <= 1280, g
+    p = s["preview"]
+    assert p and p["label"] == "approximation (fast network)" and p["method"] == "arbitrary"
+    # Alt+P: Neural Style itself at preview size, draft quality, shown in the same place.
+    real = s["real"]
+    assert real and real["label"].startswith("Neural Style itself at") and \
+        real["png_sha1"] != p["png_sha1"], s
+    assert gui_run["facts"]["gatys_dialog_status"] == "cancel"
+
+
+def test_gui_cancel_during_a_gatys_run_frees_the_engine_within_1_s(gui_run):
+    """OK in Neural Style (384 px, high quality), then GIMP's own Cancel (the progress bar's
+    button) 2 s into the engine's work: the engine's job reads `cancelled` within a second, and
+    the image is unchanged. (The engine checks its cancel flag once per VGG evaluation, so at
+    larger sizes on a loaded CPU that check alone can take longer than a second.)"""
+    s, f = _step(gui_run, "gatys-cancel"), gui_run["facts"]
+    assert s["job"] and s["job"]["method"] == "gatys"
+    states = s["states"]
+    assert states and states[-1][1] == "cancelled", states
+    assert states[-1][0] < 1.0, f"cancelled {states[-1][0]:.2f} s after the click"
+    assert f["cancel_status"] in ("cancel", "execution-error"), f
+    # The image as it was: the photo and the marker, no result (and the click hit Cancel,
+    # nothing else).
+    assert len(f["layers_after_cancel"]) == 2 and f["layers_after_cancel"][1] == "Marker", f
+
+
+def test_gui_result_mask_and_one_undo_step(gui_run):
+    """The result layer with its mask (screenshot), and ONE Edit ▸ Undo (clicked) removes the
+    result while the step before it stays."""
+    f, probes = gui_run["facts"], gui_run["probes"]
+    model = gui_run["model"]
     assert f["run_status"] == "success" and f["mask"]
-    assert f["layers_after_run"][0] == "Neural Style: " + model
+    name = "Neural Style: " + model
+    assert f["layers_after_run"][0] == name
     assert f["layers_after_run"][1:] == [f["layers_after_run"][1], "Marker"]
-    probes = [json.loads(line) for line in (out / "probes.jsonl").read_text().splitlines()]
-    assert len(probes) == 2, log
+    assert len(probes) >= 2, gui_run["log"]
     # One Edit ▸ Undo removes the result and nothing else (the step before it, adding
     # "Marker", is still there); the second undoes that earlier step.
     photo = f["layers_after_run"][1]
     assert probes[0]["layers"] == [photo, "Marker"]
     assert probes[1]["layers"] == [photo]
-    for name in ("dialog.png", "dialog-gatys.png", "result.png"):
-        assert (out / name).stat().st_size > 10_000, name
-    if os.environ.get("NST_UPDATE_SCREENSHOTS") == "1":
-        shots = ROOT / "docs" / "screenshots"
-        shots.mkdir(parents=True, exist_ok=True)
-        for name in ("dialog.png", "dialog-gatys.png", "result.png", "menu1.png"):
-            (shots / f"gimp3-{name.replace('menu1', 'undo-menu')}").write_bytes(
-                (out / name).read_bytes())
+    for shot in ("dialog-fast.png", "dialog-gatys.png", "result.png"):
+        assert (gui_run["out"] / shot).stat().st_size > 10_000, shot
+
+
+def test_gui_repeat_works_after_a_masked_result(gui_run):
+    """Fast Neural Style from GIMP's action search, OK: a masked result, left active; then
+    Filters ▸ Repeat (Ctrl+F) styles again, on that layer, instead of failing "works on a
+    layer, not a mask"."""
+    probes, f = gui_run["probes"], gui_run["facts"]
+    s = _step(gui_run, "after")
+    assert s["first"] and s["repeat"], s
+    assert len(probes) == 4, probes
+    photo = f["layers_after_run"][1]
+    name = "Neural Style: " + gui_run["model"]
+    assert probes[2]["layers"] == [name, photo], probes[2]
+    # GIMP numbers the second layer of the same name ("... #1").
+    again, first, rest = probes[3]["layers"][0], probes[3]["layers"][1], probes[3]["layers"][2:]
+    assert again.startswith(name) and again != name and [first, *rest] == [name, photo], \
+        probes[3]

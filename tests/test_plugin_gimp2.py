@@ -265,3 +265,50 @@ def test_bad_style_weights_are_refused_before_anything_happens(plugin, tmp_path)
     assert status == "execution-error" and "style-weights" in message
     assert plugin.engine.requests == []
     assert np.array_equal(source.pixels, pc.snapshot(img, source).source)
+
+
+# ------------------------------------------------ settings, names, closing (what gimpfu allows)
+
+def test_a_failed_or_cancelled_run_keeps_the_last_good_settings(plugin):
+    """gimpfu shelves a dialog's values before calling the plug-in; the plug-in puts the last
+    successful run's back at once (GIMP may end it on Cancel) and keeps the new ones only when
+    the run succeeded."""
+    import gimpshelf
+
+    key = "python-fu-save--" + FAST
+    gimpshelf.store.clear()
+    img, source = pc.build(pc.CASES[0], gimpfu_image, make_layer)
+    gimpshelf.shelf[key] = ["img", "layer", "tiny"]  # what gimpfu saved from the dialog
+    assert gimpfu.run(FAST, img, source, *fast_args(model="tiny"))[0] == "success"
+    assert gimpshelf.shelf[key] == ["img", "layer", "tiny"]
+    gimpshelf.shelf[key] = ["img", "layer", "udnie"]  # the next dialog's choice ...
+    plugin.engine.cancel_at = 0.25  # ... and the user cancels while the engine works
+    assert gimpfu.run(FAST, img, source, *fast_args(model="udnie"))[0] == "execution-error"
+    assert gimpshelf.shelf[key] == ["img", "layer", "tiny"]
+    gimpshelf.store.clear()
+    gimpshelf.shelf[key] = ["img", "layer", "udnie"]  # no successful run yet: the defaults
+    plugin.engine.cancel_at = None
+    plugin.engine.during_wait = lambda: (_ for _ in ()).throw(SystemExit("GIMP ends it"))
+    with pytest.raises(SystemExit):
+        gimpfu.run(FAST, img, source, *fast_args(model="udnie"))
+    assert gimpshelf.shelf[key] == gimpfu.defaults(FAST)
+
+
+def test_a_style_layer_named_background_is_named_after_its_image(plugin, tmp_path):
+    img, source = pc.build(pc.CASES[0], gimpfu_image, make_layer)
+    painting = gimpfu.Image(12, 8, pc.gm.RGB)
+    painting.filename = str(tmp_path / "the_great_wave.jpg")
+    bg = gimpfu.Layer(painting, "Background", 12, 8, gimpfu.RGB_IMAGE)
+    painting.insert_layer(bg, None, 0)
+    status, message = gimpfu.run(GATYS, img, source, *gatys_args(use_layer=True, layer=bg))
+    assert status == "success", message
+    assert img.layers[0].name == "Neural Style: the great wave"
+
+
+def test_closing_the_image_mid_job_cancels_quietly(plugin):
+    img, source = pc.build(next(c for c in pc.CASES if c.ellipse), gimpfu_image, make_layer)
+    n = len(img.layers)
+    plugin.engine.during_wait = lambda: setattr(img, "closed", True)
+    status, message = gimpfu.run(FAST, img, source, *fast_args(model="tiny"))
+    assert status == "success" and message is None  # no error dialog for a closed image
+    assert plugin.engine.cancelled == ["job-1"] and len(img.layers) == n

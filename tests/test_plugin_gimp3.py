@@ -318,3 +318,214 @@ def test_a_masked_result_leaves_the_layer_active_for_repeat(gimp3):
     assert result.get_mask() is not None and result.edit_mask is False
     # Repeat (Ctrl+F) runs on the active drawable: the result layer, which works.
     assert run(gimp3, FAST, img, [result], model="tiny")[0] == "success"
+
+
+# --------------------------------------------------------------- closing, names, preview
+
+def test_closing_the_image_mid_job_cancels_quietly(gimp3, monkeypatch):
+    """The user closes the image while the engine works: the job is cancelled at the next
+    status line and nothing more is asked of GIMP about the image (each call would fail with
+    "invalid ID for argument 'image'")."""
+    img, source = build(gimp3, next(c for c in pc.CASES if c.ellipse))
+    calls, closed_at = [], []
+
+    def close():
+        img.closed = True
+        closed_at.append(len(calls))
+    gimp3.engine.during_wait = close
+    monkeypatch.setattr(gimp3.Gimp, "progress_set_text",
+                        lambda text: calls.append(text) or True)
+    status, _ = run(gimp3, FAST, img, [source], model="tiny")
+    assert status == "cancel"
+    assert gimp3.engine.cancelled == ["job-1"]
+    assert calls[closed_at[0]:] == [], "GIMP was asked about a closed image"
+    assert len(img.get_layers()) == 1
+
+
+def test_a_style_layer_named_background_is_named_after_its_image(gimp3, tmp_path):
+    img, source = build(gimp3, pc.CASES[0])
+    G = gimp3.Gimp
+    painting = G.Image(20, 20, pc.gm.RGB)
+    painting.file_path = str(tmp_path / "the_starry_night.jpg")
+    bg = G.Layer.new(painting, "Background", 20, 20, G.ImageType.RGB_IMAGE, 100.0,
+                     G.LayerMode.NORMAL)
+    painting.insert_layer(bg, None, 0)
+    status, message = run(gimp3, GATYS, img, [source], style_layer=bg)
+    assert status == "success", message
+    assert img.active_layer.get_name() == "Neural Style: the starry night"
+
+
+def test_every_dialog_field_has_its_own_mnemonic(gimp3):
+    for name in (GATYS, FAST, ANALOGY):
+        specs = [s for s in gimp3.plugin.do_create_procedure(name).get_arguments()
+                 if s.name not in ("run-mode", "image", "drawables")]
+        method = {GATYS: "gatys", FAST: "fast", ANALOGY: "analogy"}[name]
+        advanced = {f["name"].replace("_", "-") for f in schema()["methods"][method]
+                    if f.get("advanced")}
+        assert all("_" in s.nick for s in specs if s.name not in advanced), \
+            [s.nick for s in specs]
+        letters = [s.nick[s.nick.index("_") + 1].lower() for s in specs if "_" in s.nick]
+        assert len(set(letters)) == len(letters), name
+        # OK, Cancel, Help, Reset; Style network, Show before, Advanced options, Preview
+        assert not set(letters) & set("ochrnbap"), name
+
+
+def _config(gimp3, name, image, layer, files=None, **props):
+    proc = gimp3.plugin.do_create_procedure(name)
+    cfg = proc.create_config()
+    for key, path in (files or {}).items():
+        cfg.set_property(key, gimp3.Gio.File.new_for_path(str(path)))
+    for key, value in props.items():
+        cfg.set_property(key.replace("_", "-"), value)
+    return cfg
+
+
+def test_preview_source_reads_the_region_scaled_once(gimp3):
+    G = gimp3.Gimp
+    img = G.Image(1200, 900, pc.gm.RGB)
+    layer = G.Layer.new(img, "Photo", 1200, 900, G.ImageType.RGB_IMAGE, 100.0,
+                        G.LayerMode.NORMAL)
+    img.insert_layer(layer, None, 0)
+    src = gimp3.PreviewSource(img, layer, "fast", gimp3._schema())
+    assert src.size == (320, 240) and len(src.rgba) == 320 * 240 * 4
+    assert layer.scaled_reads == [(0, 0, 1200, 900, 320, 240)]
+    assert layer.reads == [], "a 1 MP layer is never read at full size for the preview"
+    req, why = src.request(_config(gimp3, FAST, img, layer, model="udnie"), "starry_night")
+    assert why is None and req.method == "fast" and req.params["model"] == "starry_night"
+    assert req.params["tile"] == 0 and req.content_png == src.content_png
+
+
+def test_preview_source_for_a_painting_and_for_neural_style(gimp3, tmp_path):
+    img, source = build(gimp3, pc.CASES[0])
+    painting = tmp_path / "wave.jpg"
+    painting.write_bytes(b"jpeg")
+    src = gimp3.PreviewSource(img, source, "fast", gimp3._schema())
+    req, _ = src.request(_config(gimp3, FAST, img, source, files={"style": painting},
+                                 stroke_size=2.0), "tiny")
+    assert req.method == "arbitrary" and req.styles == [b"jpeg"] and req.label == "preview"
+    gatys = gimp3.PreviewSource(img, source, "gatys", gimp3._schema())
+    cfg = _config(gimp3, GATYS, img, source)
+    assert gatys.request(cfg)[0] is None and "style painting" in gatys.request(cfg)[1]
+    assert "style painting" in gatys.missing_style(cfg)
+    cfg = _config(gimp3, GATYS, img, source, files={"style": painting}, strength=0.6)
+    req, _ = gatys.request(cfg)
+    assert gatys.missing_style(cfg) is None
+    assert req.method == "arbitrary" and req.label == "approximation (fast network)"
+    assert req.params["strength"] == 0.6
+    analogy = gimp3.PreviewSource(img, source, "analogy", gimp3._schema())
+    cfg = _config(gimp3, ANALOGY, img, source)
+    assert "reference" in analogy.missing_style(cfg)
+    ref = _reference_layer(gimp3, img)
+    cfg = _config(gimp3, ANALOGY, img, source, reference_layer=ref)
+    req, _ = analogy.request(cfg)
+    assert analogy.missing_style(cfg) is None and req.method == "arbitrary"
+    assert len(req.styles) == 1 and ref.scaled_reads == [] and len(ref.reads) == 1
+
+
+def test_neural_style_size_hint_follows_the_region(gimp3):
+    G = gimp3.Gimp
+    img = G.Image(4243, 3000, pc.gm.RGB)
+    layer = G.Layer.new(img, "Photo", 4243, 3000, G.ImageType.RGB_IMAGE, 100.0,
+                        G.LayerMode.NORMAL)
+    img.insert_layer(layer, None, 0)
+    src = gimp3.PreviewSource(img, layer, "gatys", gimp3._schema())
+    cfg = _config(gimp3, GATYS, img, layer, size=512)
+    assert src.size_hint(cfg).startswith("512 px for a 4243 px region: 8.3x upscale (sharp)")
+    assert gimp3.PreviewSource(img, layer, "fast", gimp3._schema()).size_hint(cfg) == ""
+
+
+# ------------------------------------------------------------------ the recipe and restyle
+
+def test_a_result_keeps_its_recipe_in_a_parasite(gimp3, tmp_path):
+    painting = tmp_path / "wave.jpg"
+    painting.write_bytes(b"jpeg")
+    img, source = build(gimp3, next(c for c in pc.CASES if c.ellipse))
+    steps = len(img.undo_steps)
+    status, message = run(gimp3, GATYS, img, [source], files={"style": painting}, size=96,
+                          quality="draft", strength=0.5)
+    assert status == "success", message
+    result = img.active_layer
+    assert len(img.undo_steps) == steps + 1, "the parasite is part of the one undo step"
+    recipe = gimp3._recipe_of(result, GATYS)
+    assert recipe["source_tattoo"] == source.get_tattoo()
+    v = recipe["values"]
+    assert v["style"] == {"file": str(painting)} and v["size"] == 96
+    assert v["quality"] == "draft" and v["strength"] == 0.5
+    assert gimp3._recipe_of(result, FAST) is None  # another filter's result: no restyle
+    assert gimp3._recipe_of(source, GATYS) is None
+
+
+class _FakeDialogModule:
+    """Stands in for nst_dialog_gimp3 in an interactive run: the user presses OK at once."""
+
+    def __init__(self, change=None, restyle=True):
+        self.calls, self.change, self.restyle = [], change, restyle
+
+    def run_dialog(self, procedure, config, title, method, engine_config, source=None,
+                   models_cache=None, restyle=None):
+        self.calls.append(dict(restyle=dict(restyle or {}), source=source, config=config))
+        if self.change:
+            self.change(config)
+        if restyle and restyle.get("offered"):
+            restyle["chosen"] = self.restyle
+        return True
+
+
+def test_restyle_replaces_the_result_in_one_undo_step(gimp3, tmp_path, monkeypatch):
+    painting = tmp_path / "wave.jpg"
+    painting.write_bytes(b"jpeg")
+    img, source = build(gimp3, next(c for c in pc.CASES if c.ellipse))
+    assert run(gimp3, GATYS, img, [source], files={"style": painting}, size=96,
+               strength=0.5)[0] == "success"
+    first = img.active_layer
+    n_layers, steps = len(img.get_layers()), len(img.undo_steps)
+    fake = _FakeDialogModule(change=lambda cfg: cfg.set_property("strength", 0.9))
+    monkeypatch.setitem(sys.modules, "nst_dialog_gimp3", fake)
+    proc = gimp3.plugin.do_create_procedure(GATYS)
+    cfg = proc.create_config()  # a fresh dialog: nothing chosen, until the recipe loads
+    cfg.set_property("run-mode", gimp3.Gimp.RunMode.INTERACTIVE)
+    cfg.set_property("image", img)
+    cfg.set_core_object_array("drawables", [first])
+    assert proc.run(cfg).index(0).value_nick == "success"
+    call = fake.calls[0]
+    assert call["restyle"]["offered"] and call["restyle"]["name"] == first.get_name()
+    req = gimp3.engine.requests[-1]
+    assert req["styles"] == [b"jpeg"] and req["request"]["params"]["size"] == 96
+    assert req["request"]["params"]["strength"] == 0.9  # the user's change on top
+    layers = img.get_layers()
+    assert len(layers) == n_layers and first not in layers, "replaced, not added"
+    new = img.active_layer
+    assert layers.index(new) == img.get_item_position(source) - 1
+    assert len(img.undo_steps) == steps + 1
+    assert gimp3._recipe_of(new, GATYS)["values"]["strength"] == 0.9
+    # The source was styled (not the earlier result): its pixels went to the engine.
+    w, h = gimp3.engine.requests[-1]["content"][:2]
+    assert source.reads[-1][2:] == (w, h) and first.reads == []
+
+
+def test_restyle_declined_styles_the_result_layer_itself(gimp3, tmp_path, monkeypatch):
+    painting = tmp_path / "wave.jpg"
+    painting.write_bytes(b"jpeg")
+    img, source = build(gimp3, pc.CASES[0])
+    assert run(gimp3, GATYS, img, [source], files={"style": painting})[0] == "success"
+    first = img.active_layer
+    monkeypatch.setitem(sys.modules, "nst_dialog_gimp3", _FakeDialogModule(restyle=False))
+    proc = gimp3.plugin.do_create_procedure(GATYS)
+    cfg = proc.create_config()
+    cfg.set_property("run-mode", gimp3.Gimp.RunMode.INTERACTIVE)  # 0: run() would drop it
+    cfg.set_property("image", img)
+    cfg.set_core_object_array("drawables", [first])
+    assert proc.run(cfg).index(0).value_nick == "success"
+    assert first in img.get_layers() and img.active_layer is not first
+
+
+def test_the_real_method_at_preview_size_on_request(gimp3, tmp_path):
+    painting = tmp_path / "wave.jpg"
+    painting.write_bytes(b"jpeg")
+    img, source = build(gimp3, pc.CASES[0])
+    src = gimp3.PreviewSource(img, source, "gatys", gimp3._schema())
+    cfg = _config(gimp3, GATYS, img, source, files={"style": painting}, size=1024)
+    req, _ = src.request(cfg, real=True)
+    assert req.method == "gatys" and req.params["size"] == max(src.size)
+    assert req.params["quality"] == "draft" and req.styles == [b"jpeg"]
+    assert src.request(_config(gimp3, GATYS, img, source), real=True)[0] is None

@@ -46,6 +46,8 @@ class FakeClient:
         for i, fraction in enumerate((0.0, 0.25, 0.5, 1.0)):
             status = {"state": "running" if fraction < 1 else "done", "progress": fraction,
                       "stage": f"step {i + 1}/4", "eta_s": 3 - i}
+            if fraction == 0.25 and e.during_wait is not None:
+                e.during_wait()
             if on_progress is not None and on_progress(status) is False:
                 e.cancelled.append(job_id)
                 raise EngineError("cancelled", "The job was cancelled.")
@@ -87,6 +89,7 @@ class FakeEngine:
         self.cancel_at = None
         self.result_size = None
         self.parts = []  # further images fetched by name
+        self.during_wait = None  # called once the job is a quarter done (close the image...)
 
     load_config = staticmethod(load_config)
 

@@ -143,6 +143,9 @@ class Pdb(object):
     def gimp_item_is_valid(self, item):
         return True
 
+    def gimp_image_is_valid(self, image):
+        return True
+
     def gimp_item_get_image(self, item):
         return item.image
 

@@ -176,7 +176,10 @@ class _Pdb:
         return isinstance(item, model.GroupLayer)
 
     def gimp_item_is_valid(self, item):
-        return item is not None
+        return item is not None and not getattr(item, "deleted", False)
+
+    def gimp_image_is_valid(self, image):
+        return image is not None and not getattr(image, "closed", False)
 
     def gimp_layer_set_edit_mask(self, layer, edit):
         layer.edit_mask = bool(edit)

@@ -111,6 +111,13 @@ def progress_end():
     return True
 
 
+directory_path = "/nonexistent-gimp-profile"
+
+
+def directory():
+    return directory_path
+
+
 def displays_flush():
     flushes.append(True)
 
@@ -158,9 +165,13 @@ class Buffer:
         self.pending = []
 
     def get(self, rect, scale, fmt, abyss):
-        if scale != 1.0:
-            raise NotImplementedError("scaled reads")
         d = self.drawable
+        if scale != 1.0:  # GEGL: the rectangle is in scaled coordinates; nearest sample here
+            ys = np.floor((np.arange(rect.y, rect.y + rect.height) + 0.5) / scale).astype(int)
+            xs = np.floor((np.arange(rect.x, rect.x + rect.width) + 0.5) / scale).astype(int)
+            ys, xs = np.clip(ys, 0, d.height - 1), np.clip(xs, 0, d.width - 1)
+            d.scaled_reads.append((rect.x, rect.y, rect.width, rect.height, scale))
+            return _to_format(d.pixels[np.ix_(ys, xs)], d.bpp, fmt)
         ys = np.clip(np.arange(rect.y, rect.y + rect.height), 0, d.height - 1)
         xs = np.clip(np.arange(rect.x, rect.x + rect.width), 0, d.width - 1)
         d.reads.append((rect.x, rect.y, rect.width, rect.height))
@@ -215,16 +226,85 @@ class _ItemMixin:
     def is_layer_mask(self):
         return False
 
+    def is_valid(self):
+        return not getattr(self, "deleted", False) and (
+            getattr(self, "image", None) is None or self in _all_items(self.image))
+
+    def get_tattoo(self):
+        if getattr(self, "_tattoo", None) is None:
+            _Tattoos.last += 1
+            self._tattoo = _Tattoos.last
+        return self._tattoo
+
+    def attach_parasite(self, parasite):
+        if not hasattr(self, "parasites"):
+            self.parasites = {}
+        self.parasites[parasite.get_name()] = parasite
+        if getattr(self, "image", None) is not None:
+            self.image.record("parasite " + self.name)
+        return True
+
+    def get_parasite(self, name):
+        return getattr(self, "parasites", {}).get(name)
+
+    def get_sub_thumbnail_data(self, x, y, w, h, dest_w, dest_h):
+        """GIMP's scaled copy of a part of the drawable (nearest sample here), in the
+        drawable's own format: (bytes, width, height, bpp)."""
+        ys = np.clip((y + (np.arange(dest_h) + 0.5) * h / dest_h).astype(int), 0, self.height - 1)
+        xs = np.clip((x + (np.arange(dest_w) + 0.5) * w / dest_w).astype(int), 0, self.width - 1)
+        self.scaled_reads.append((x, y, w, h, dest_w, dest_h))
+        px = self.pixels[np.ix_(ys, xs)].reshape(dest_h, dest_w, -1)
+        return np.ascontiguousarray(px, dtype=np.uint8).tobytes(), dest_w, dest_h, px.shape[2]
+
     def update(self, x, y, w, h):
         if x < 0 or y < 0 or x + w > self.width or y + h > self.height:
             raise ValueError("update outside the drawable")
         return True
 
 
+class _Tattoos:
+    last = 0
+
+
+def _all_items(image):
+    out = []
+
+    def walk(items):
+        for it in items:
+            out.append(it)
+            walk(getattr(it, "children", []) or [])
+    walk(image.layers)
+    return out
+
+
+class Parasite:
+    """GIMP's parasite: a name, flags, and the data as a list of bytes (as GI hands it)."""
+
+    def __init__(self, name, flags, data):
+        self.name, self.flags, self.data = name, flags, list(data)
+
+    @classmethod
+    def new(cls, name, flags, data):
+        if any(not 0 <= int(b) <= 255 for b in data):
+            raise ValueError("parasite data must be bytes")
+        return cls(name, flags, data)
+
+    def get_name(self):
+        return self.name
+
+    def get_data(self):
+        return list(self.data)
+
+
+PARASITE_PERSISTENT = 1
+PARASITE_UNDOABLE = 2
+
+
 class Channel(_ItemMixin, model.Channel):
     def __init__(self, *a, **k):
         super().__init__(*a, **k)
         self.reads = []
+        self.scaled_reads = []
         self.bpp = 1
 
 
@@ -232,6 +312,7 @@ class Layer(_ItemMixin, model.Layer):
     def __init__(self, *a, **k):
         super().__init__(*a, **k)
         self.reads = []
+        self.scaled_reads = []
 
     @classmethod
     def new(cls, image, name, width, height, layer_type, opacity, mode):
@@ -265,6 +346,7 @@ class GroupLayer(_ItemMixin, model.GroupLayer):
     def __init__(self, *a, **k):
         super().__init__(*a, **k)
         self.reads = []
+        self.scaled_reads = []
 
 
 class Image(model.Image):
@@ -278,6 +360,31 @@ class Image(model.Image):
 
     def get_base_type(self):
         return ImageBaseType(self.base_type)
+
+    def get_file(self):
+        path = getattr(self, "file_path", None)
+        if path is None:
+            return None
+        from gi.repository import Gio
+
+        return Gio.File.new_for_path(path)
+
+    def get_name(self):
+        path = getattr(self, "file_path", None)
+        return path.rsplit("/", 1)[-1] if path else "[Untitled]"
+
+    def is_valid(self):
+        return not getattr(self, "closed", False)
+
+    def get_layer_by_tattoo(self, tattoo):
+        for item in _all_items(self):
+            if item.get_tattoo() == tattoo:
+                return item
+        return None
+
+    def remove_layer(self, layer):
+        super().remove_layer(layer)
+        return True
 
     def get_width(self):
         return self.width
@@ -422,7 +529,8 @@ class ImageProcedure:
     def set_attribution(self, authors, copyright, date):
         self.attribution = (authors, copyright, date)
 
-    def _add(self, spec):
+    def _add(self, spec, nick=None):
+        spec.nick = nick if nick is not None else spec.name
         if any(s.name == spec.name for s in self.specs):
             raise ValueError(f"argument {spec.name} added twice")
         if spec.default is not None and spec.kind not in ("file", "drawable"):
@@ -430,27 +538,27 @@ class ImageProcedure:
         self.specs.append(spec)
 
     def add_int_argument(self, name, nick, blurb, lo, hi, default, flags):
-        self._add(_Spec(name, "int", default, lo, hi))
+        self._add(_Spec(name, "int", default, lo, hi), nick)
 
     def add_double_argument(self, name, nick, blurb, lo, hi, default, flags):
-        self._add(_Spec(name, "double", float(default), float(lo), float(hi)))
+        self._add(_Spec(name, "double", float(default), float(lo), float(hi)), nick)
 
     def add_boolean_argument(self, name, nick, blurb, default, flags):
-        self._add(_Spec(name, "boolean", default))
+        self._add(_Spec(name, "boolean", default), nick)
 
     def add_string_argument(self, name, nick, blurb, default, flags):
-        self._add(_Spec(name, "string", default))
+        self._add(_Spec(name, "string", default), nick)
 
     def add_choice_argument(self, name, nick, blurb, choice, default, flags):
         spec = _Spec(name, "choice", default, choices=list(choice.nicks))
         spec.choice_labels = list(choice.labels)
-        self._add(spec)
+        self._add(spec, nick)
 
     def add_file_argument(self, name, nick, blurb, action, none_ok, default, flags):
-        self._add(_Spec(name, "file", default, none_ok=none_ok))
+        self._add(_Spec(name, "file", default, none_ok=none_ok), nick)
 
     def add_drawable_argument(self, name, nick, blurb, none_ok, flags):
-        self._add(_Spec(name, "drawable", None, none_ok=none_ok))
+        self._add(_Spec(name, "drawable", None, none_ok=none_ok), nick)
 
     def get_arguments(self):
         return list(self.specs)
