@@ -11,6 +11,7 @@ import sys
 from typing import Any
 
 import engine
+from engine import speed
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,18 @@ def onnxruntime_info() -> dict[str, Any]:
     return {"version": onnxruntime.__version__, "providers": list(onnx_providers())}
 
 
+def _gatys_estimates() -> dict[str, Any] | None:
+    """For the lane an `auto` job would take here (the dialog's default)."""
+    from engine import runtime
+    from engine.contract import Device
+
+    try:
+        return speed.gatys_estimates(runtime.lane(Device.AUTO))
+    except Exception as exc:  # health must answer even when a probe breaks
+        log.warning("no Gatys estimate: %s", exc)
+        return None
+
+
 def describe() -> dict[str, Any]:
     return {
         "version": engine.__version__,
@@ -74,4 +87,5 @@ def describe() -> dict[str, Any]:
         "devices": devices(),
         "backbone": backbone_weights(),
         "onnxruntime": onnxruntime_info(),
+        "estimates": {"gatys": _gatys_estimates()},
     }

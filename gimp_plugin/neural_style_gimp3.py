@@ -258,6 +258,8 @@ class PreviewSource(object):
         self.content_png = nst_png.png_encode(w, h, rgba, 4)
         self.content_id = "%d:%r" % (id(layer), plan.region)
         self.region_long = max(plan.context.w, plan.context.h)  # what the engine is sent
+        self.region_short = min(plan.context.w, plan.context.h)
+        self.estimates = None  # the engine's Gatys time estimates (health), once it answers
         self._files = {}
 
     def _file(self, gfile):
@@ -295,7 +297,8 @@ class PreviewSource(object):
         if self.method != "gatys":
             return ""
         return nst_host.size_hint(config.get_property("size"), self.region_long,
-                                  config.get_property("upscale"))
+                                  config.get_property("upscale"), self.estimates,
+                                  config.get_property("quality"), self.region_short)
 
     def missing_style(self, config):
         """Why OK cannot be pressed yet (None when it can)."""

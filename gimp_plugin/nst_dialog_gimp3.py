@@ -495,7 +495,10 @@ def run_dialog(procedure, config, title, method, engine_config, source=None,
 
     # The engine in a thread: the dialog is up at once even when the engine takes a minute
     # to start, and the model list follows when it answers.
-    def engine_ready(models, error):
+    def engine_ready(models, error, estimates=None):
+        if source is not None and estimates:
+            source.estimates = estimates
+            update_ok()
         if picker is not None:
             if error and not models:
                 panel.set_status(error)
@@ -509,7 +512,10 @@ def run_dialog(procedure, config, title, method, engine_config, source=None,
         try:
             client = connect()
             models = _model_summaries(client.models()) if picker is not None else []
-            GLib.idle_add(engine_ready, models, None)
+            estimates = None
+            if source is not None and getattr(source, "method", None) == "gatys":
+                estimates = (client.health().get("estimates") or {}).get("gatys")
+            GLib.idle_add(engine_ready, models, None, estimates)
         except EngineError as exc:
             text = nst_host.user_message("The style engine", exc).split("\n")[0]
             state["engine_error"] = text

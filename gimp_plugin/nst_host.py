@@ -313,27 +313,55 @@ def mnemonic_labels(labels, reserved="ochr"):
     return out
 
 
-def size_hint(size, region_long, upscale="sharp", speed=None):
+def estimate_seconds(estimates, quality, size, region_long, region_short):
+    """Seconds the engine predicts for a Neural Style run, from its health answer's
+    `estimates.gatys` (seconds at a few sizes for a 4:3 picture, from the speed it measured on
+    this machine and its own plan); None when it has not measured yet. Between the tabulated
+    sizes the work grows with the pixel count; a region of another shape scales with its area."""
+    try:
+        table = dict((int(k), float(v)) for k, v in estimates["seconds"][quality].items())
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+    if not table or size <= 0 or region_long <= 0:
+        return None
+    above = [k for k in sorted(table) if k >= size]
+    key = above[0] if above else max(table)
+    shape = (float(region_short) / region_long) / 0.75 if region_short else 1.0
+    return table[key] * (float(size) / key) ** 2 * shape
+
+
+def _about(seconds):
+    if seconds < 90:
+        return "about %d s" % max(1, int(round(seconds)))
+    return "about %d min" % int(round(seconds / 60.0))
+
+
+def size_hint(size, region_long, upscale="sharp", estimates=None, quality="normal",
+              region_short=None):
     """What Neural Style's size means for this region, for the dialog: "512 px for a 4243 px
-    region: 8.3x upscale (sharp)", and what a larger size would cost. `speed` (seconds per
-    megapixel-iteration, measured by the engine) is not reported by the engine yet; without it
-    the cost is given as a ratio, which holds because the work grows with the pixel count."""
+    region: 8.3x upscale (sharp)", and what a larger size would cost: in seconds when the engine
+    has measured its speed on this machine (`estimates`, from GET /v1/health), else as a ratio
+    (the work grows with the pixel count)."""
     size, region_long = int(size), int(region_long)
     if region_long <= 0:
         return ""
+    now = estimate_seconds(estimates, quality, size, region_long, region_short)
     if size >= region_long:
         text = "%d px: the region (%d px) is styled at its own size." % (size, region_long)
+        if now is not None:
+            text += " This takes %s here." % _about(now)
+        return text
+    factor = float(region_long) / size
+    text = "%d px for a %d px region: %.1fx upscale (%s)." % (size, region_long, factor, upscale)
+    bigger = min(region_long, size * 2)
+    later = estimate_seconds(estimates, quality, bigger, region_long, region_short)
+    if now is not None and later is not None:
+        text += " This takes %s here; %d px would take %s." % (_about(now), bigger,
+                                                                _about(later))
     else:
-        factor = float(region_long) / size
-        text = "%d px for a %d px region: %.1fx upscale (%s)." % (size, region_long, factor,
-                                                                  upscale)
-        bigger = min(region_long, size * 2)
         ratio = (float(bigger) / size) ** 2
-        text += " %d px would take about %.0fx as long" % (bigger, ratio)
-        if speed is None:
-            text += " (the engine does not report its speed, so no time in seconds)."
-        else:
-            text += "."
+        text += (" %d px would take about %.0fx as long (seconds once the engine has timed a "
+                 "run on this machine)." % (bigger, ratio))
     return text
 
 

@@ -273,12 +273,34 @@ def test_mnemonics_are_unique_and_avoid_the_buttons():
 def test_size_hint_names_the_upscale_and_the_cost_of_more():
     text = nst_host.size_hint(512, 4243, "sharp")
     assert text.startswith("512 px for a 4243 px region: 8.3x upscale (sharp).")
-    assert "1024 px would take about 4x as long" in text and "does not report" in text
+    assert "1024 px would take about 4x as long" in text and "timed a run" in text
     assert nst_host.size_hint(512, 700, "smooth").endswith(
-        "700 px would take about 2x as long (the engine does not report its speed, so no time "
-        "in seconds).")
+        "700 px would take about 2x as long (seconds once the engine has timed a run on this "
+        "machine).")
     assert nst_host.size_hint(1024, 800) == \
         "1024 px: the region (800 px) is styled at its own size."
+
+
+def test_size_hint_quotes_seconds_from_the_engines_measured_speed():
+    """The engine's health answer carries seconds per size for a 4:3 picture (engine/speed.py);
+    the hint picks the size, scales to the region's shape, and says it in seconds."""
+    estimates = {"s_per_mp_iteration": 1.0, "aspect": "4:3",
+                 "seconds": {"normal": {"512": 30.0, "1024": 55.0, "2048": 200.0},
+                             "draft": {"512": 15.0, "1024": 28.0, "2048": 95.0}}}
+    text = nst_host.size_hint(512, 4000, "sharp", estimates, "normal", 3000)
+    assert text == ("512 px for a 4000 px region: 7.8x upscale (sharp). This takes about 30 s "
+                    "here; 1024 px would take about 55 s.")
+    # a square region has 4/3 the area of a 4:3 one at the same longest side
+    square = nst_host.estimate_seconds(estimates, "draft", 2048, 3000, 3000)
+    assert abs(square - 95.0 * 4 / 3) < 1e-6
+    # between tabulated sizes: the next size up, scaled by the pixel count
+    assert abs(nst_host.estimate_seconds(estimates, "normal", 768, 1000, 750) - 55.0 * 0.5625) \
+        < 1e-6
+    long = nst_host.size_hint(2048, 2048, "sharp", estimates, "draft", 1536)
+    assert long == "2048 px: the region (2048 px) is styled at its own size. This takes about " \
+                   "2 min here."
+    assert nst_host.estimate_seconds(None, "normal", 512, 100, 75) is None
+    assert nst_host.estimate_seconds({"seconds": {}}, "normal", 512, 100, 75) is None
 
 
 def test_low_res_run_of_the_real_method():

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from engine import compose, runtime
+from engine import compose, runtime, speed
 from engine.backbone import shared_backbone
 from engine.cancel import CancelToken, ProgressFn, no_progress
 from engine.contract import (
@@ -252,6 +252,10 @@ def stylize(
         "optimise_seconds": round(time.perf_counter() - t0, 3),
         "params": params_to_dict(params),
     }
+    if not patch and not cancel.cancelled and budget >= speed.MIN_WORK:
+        # What the GIMP dialog's size hint quotes (engine/speed.py). Patch runs add matching;
+        # thumbnails use the CPU too poorly to predict a real picture.
+        speed.record(f"gatys:{device.type}", time.perf_counter() - t0, budget / 1e6)
     if match_seconds:
         info["patch_matches"] = len(match_seconds)
         info["patch_match_seconds"] = round(sum(match_seconds), 3)
