@@ -22,6 +22,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 GAMMA = 0.85
+SETUP_STEPS = 1.0
+TRUSTED_STEPS = 3  # a stage's own step time is used from its third step on
 _learned: dict[str, float] = {}  # kind of work -> gamma measured by the last such run
 
 
@@ -31,6 +33,7 @@ class _Stage:
     steps: int
     started: float | None = None
     first_step: float | None = None  # when the set-up ended (the first step began)
+    first_done: float | None = None  # when the first step ended
     last_step: float | None = None
     done: int = 0
 
@@ -42,8 +45,13 @@ class _Stage:
 
     @property
     def step_s(self) -> float | None:
+        """Seconds per step, leaving out the first step once there are others: the first step
+        at a new size pays one-time costs (oneDNN builds its kernels for the shape; L-BFGS
+        allocates), measured at up to 10x a later step at 128 px."""
         if self.done < 1 or self.first_step is None or self.last_step is None:
             return None
+        if self.done >= 3 and self.first_done is not None:
+            return (self.last_step - self.first_done) / (self.done - 1)
         return (self.last_step - self.first_step) / self.done
 
 
@@ -77,6 +85,8 @@ class StagedEta:
         if s.first_step is None:  # a caller that does not separate its set-up
             s.first_step = s.started if s.started is not None else self.clock()
         s.done, s.last_step = done, self.clock()
+        if s.first_done is None:
+            s.first_done = s.last_step
         self._refit_gamma()
 
     def _refit_gamma(self) -> None:
@@ -89,11 +99,11 @@ class StagedEta:
                 _learned[self.kind] = self.gamma
 
     def _reference(self) -> _Stage | None:
-        """The latest stage with a measured step time."""
-        for s in reversed(self.stages[:self._current + 1]):
-            if s.step_s:
-                return s
-        return None
+        """The latest stage with a trustworthy step time: three steps done (the first one left
+        out, see `step_s`) or the stage finished; else any measured one."""
+        measured = [s for s in self.stages[:self._current + 1] if s.step_s]
+        settled = [s for s in measured if s.done >= min(s.steps, TRUSTED_STEPS)]
+        return (settled or measured or [None])[-1]
 
     def seconds_left(self) -> float | None:
         ref = self._reference()
@@ -104,9 +114,14 @@ class StagedEta:
             if k < self._current:
                 continue
             ratio = (s.pixels / ref.pixels) ** self.gamma if ref.pixels else 1.0
-            per_step = s.step_s if s.step_s and s.done >= 2 else ref.step_s * ratio
+            own = s.step_s and s.done >= min(s.steps, TRUSTED_STEPS)
+            per_step = s.step_s if own else ref.step_s * ratio
             left += per_step * (s.steps - s.done)
             if k > self._current or s.first_step is None:
-                setup = ref.setup_s
-                left += (setup * ratio if setup else 0.0)
+                # A coming stage's set-up: the measured one scaled, but at most SETUP_STEPS of
+                # that stage's steps (targets are forward passes, no backward). The first
+                # stage's set-up holds the process's one-time costs; scaled up to a 16x larger
+                # stage it made the estimate at 10% of a 512 px run 4x too long.
+                setup = ref.setup_s * ratio if ref.setup_s else 0.0
+                left += min(setup, SETUP_STEPS * per_step)
         return max(0.0, left)
