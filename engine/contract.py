@@ -206,8 +206,8 @@ class GatysParams:
                                    "structure).", label="Multi-scale", advanced=True)
     fine_scales: FineScales = param(
         FineScales.LIGHT, "Above 512 px: light settles the arrangement at 512 px, then each "
-        "larger scale only refines brush strokes with VGG19's shallow layers (about 3x faster "
-        "at 2048 px); full optimises every layer at every scale.", label="Large sizes",
+        "larger scale only refines brush strokes with VGG19's shallow layers; full optimises "
+        "every layer at every scale (slower).", label="Large sizes",
         advanced=True,
         choice_labels={"light": "Light: refine strokes above 512 px (fast)",
                        "full": "Full: every layer at every scale (slow)"})
