@@ -36,6 +36,7 @@ class _Stage:
     first_done: float | None = None  # when the first step ended
     last_step: float | None = None
     done: int = 0
+    ends: list[float] = field(default_factory=list)  # when each step ended
 
     @property
     def setup_s(self) -> float | None:
@@ -50,6 +51,11 @@ class _Stage:
         allocates), measured at up to 10x a later step at 128 px."""
         if self.done < 1 or self.first_step is None or self.last_step is None:
             return None
+        if self.done >= 3 and len(self.ends) >= 3:
+            # The later half of the steps: a stage still warming up (a fast network's first
+            # tiles) is judged by how fast it runs now.
+            k = max(2, (len(self.ends) - 1) // 2)
+            return (self.ends[-1] - self.ends[-1 - k]) / k
         if self.done >= 3 and self.first_done is not None:
             return (self.last_step - self.first_done) / (self.done - 1)
         return (self.last_step - self.first_step) / self.done
@@ -87,6 +93,7 @@ class StagedEta:
         s.done, s.last_step = done, self.clock()
         if s.first_done is None:
             s.first_done = s.last_step
+        s.ends.append(s.last_step)
         self._refit_gamma()
 
     def _refit_gamma(self) -> None:

@@ -103,3 +103,19 @@ def test_one_time_costs_of_the_first_stage_are_not_scaled_up() -> None:
     total = clock.t
     for f in (0.1, 0.5, 0.9):
         assert error_at(trace, total, f) < 0.3, f
+
+
+def test_a_stage_that_warms_up_is_judged_by_its_recent_steps() -> None:
+    """A fast network's first tiles run slower (caches, kernels); the estimate follows the speed
+    of the later half of the steps done, not their mean since the start."""
+    clock = Clock()
+    eta = StagedEta.of([(768 * 768, 24)], clock)
+    eta.start_stage(0)
+    eta.steps_begin(0)
+    trace = []
+    for i in range(1, 25):
+        clock.t += 0.3 if i <= 6 else 0.1
+        eta.step_done(0, i)
+        trace.append((clock.t, eta.seconds_left()))
+    t, left = trace[11]  # 12 tiles done
+    assert left == pytest.approx(12 * 0.1, rel=0.05)
