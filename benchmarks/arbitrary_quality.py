@@ -60,6 +60,7 @@ def scorer(size: int, patch: bool = True):
         with Image.open(path) as im:
             return max(im.size)
 
+    @functools.lru_cache(maxsize=1)  # rows come photo by painting: every system shares it
     def reference(content: str, style: str):
         with torch.no_grad():
             c, s = ns.prep(content, at(content)), ns.prep(style, at(content))

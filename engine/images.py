@@ -1,8 +1,11 @@
 """Reading and writing pictures: any mode Pillow knows, EXIF rotation, alpha, 16-bit, limits.
 
 Inside the engine a picture is `Picture`: RGB float32 in [0, 1] (H, W, 3) plus an optional alpha
-channel (H, W) in [0, 1] that is carried to the output unchanged. Sizes are checked *before* the
-pixels are decoded, so a PNG whose header claims 100000x100000 costs nothing.
+channel (H, W) in [0, 1] that is carried to the output unchanged. A picture decoded from 8 bits
+(or a result made in 8 bits) keeps them and makes the float RGB only when asked: a method that
+works at a lower resolution never pays for the full-size float copy (288 MB at 24 MP). Sizes
+are checked *before* the pixels are decoded, so a PNG whose header claims 100000x100000 costs
+nothing.
 """
 
 from __future__ import annotations
@@ -12,7 +15,6 @@ import io
 import os
 import tempfile
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,15 +25,35 @@ from engine.errors import BadImage, ImageTooLarge
 DEFAULT_MAX_PIXELS = 64_000_000  # about 8000 x 8000; a 24 MP photo fits with room to spare
 
 
-@dataclass
 class Picture:
-    rgb: np.ndarray  # float32 (H, W, 3), 0..1
-    alpha: np.ndarray | None = None  # float32 (H, W), 0..1, or None when opaque
+    """RGB as float32 (H, W, 3) in 0..1 (`rgb`) and, when the pixels are 8-bit, as uint8 (`u8`);
+    give one or both. `alpha`: float32 (H, W) in 0..1, or None when opaque."""
+
+    __slots__ = ("_rgb", "u8", "alpha")
+
+    def __init__(self, rgb: np.ndarray | None = None, alpha: np.ndarray | None = None, *,
+                 u8: np.ndarray | None = None):
+        if rgb is None and u8 is None:
+            raise ValueError("a Picture needs float RGB or 8-bit RGB")
+        self._rgb = rgb
+        self.u8 = u8
+        self.alpha = alpha
+
+    @property
+    def rgb(self) -> np.ndarray:
+        if self._rgb is None:
+            self._rgb = _unit_float(self.u8)
+        return self._rgb
 
     @property
     def size(self) -> tuple[int, int]:
         """(width, height), like Pillow."""
-        return self.rgb.shape[1], self.rgb.shape[0]
+        shape = (self._rgb if self._rgb is not None else self.u8).shape
+        return shape[1], shape[0]
+
+    def to_u8(self) -> np.ndarray:
+        """The RGB as uint8 (rounded from the float RGB when that is all there is)."""
+        return self.u8 if self.u8 is not None else _to_u8(self._rgb)
 
 
 def _check_size(width: int, height: int, max_pixels: int, what: str) -> None:
@@ -60,8 +82,9 @@ def _to_picture(im: Image.Image) -> Picture:
         im = im.convert("RGBA" if has_alpha else "RGB")
     if has_alpha:
         rgba = np.asarray(im.convert("RGBA"))
-        return Picture(_unit_float(rgba[..., :3]), _unit_float(rgba[..., 3]))
-    return Picture(_unit_float(np.asarray(im.convert("RGB"))))
+        return Picture(alpha=_unit_float(rgba[..., 3]), u8=np.ascontiguousarray(rgba[..., :3]))
+    # convert() copies even an RGB image (72 MB at 24 MP): only when the mode differs.
+    return Picture(u8=np.asarray(im if im.mode == "RGB" else im.convert("RGB")))
 
 
 def _unit_float(u8: np.ndarray) -> np.ndarray:
@@ -167,7 +190,7 @@ def _to_u8(unit: np.ndarray) -> np.ndarray:
 
 
 def to_pil(picture: Picture) -> Image.Image:
-    rgb = _to_u8(picture.rgb)
+    rgb = picture.to_u8()
     if picture.alpha is None:
         return Image.fromarray(rgb, "RGB")
     return Image.fromarray(np.dstack([rgb, _to_u8(picture.alpha)]), "RGBA")

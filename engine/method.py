@@ -16,21 +16,43 @@ from typing import Any, Protocol
 import numpy as np
 
 from engine.cancel import CancelToken, ProgressFn
+from engine.images import Picture
 
 
 @dataclass(frozen=True)
 class MethodInput:
     """A job's pixels, decoded: float32 RGB (H, W, 3) in 0..1; mask float32 (H, W) in 0..1, the
-    content's size, where the style applies (None: everywhere)."""
+    content's size, where the style applies (None: everywhere).
 
-    content: np.ndarray
+    `photo` is the content as an array or as the decoded `Picture`; `content` gives it as float
+    (made on first use), `content_u8` as 8 bits where it was decoded from 8 bits (else None), for
+    a method that can work without a full-size float copy."""
+
+    photo: np.ndarray | Picture
     styles: Sequence[np.ndarray] = ()
     mask: np.ndarray | None = None
+
+    @property
+    def content(self) -> np.ndarray:
+        return self.photo.rgb if isinstance(self.photo, Picture) else self.photo
+
+    @property
+    def content_u8(self) -> np.ndarray | None:
+        return self.photo.u8 if isinstance(self.photo, Picture) else None
+
+    @property
+    def content_shape(self) -> tuple[int, int]:
+        """(height, width) without making the float copy."""
+        w, h = (self.photo.size if isinstance(self.photo, Picture)
+                else (self.photo.shape[1], self.photo.shape[0]))
+        return h, w
 
 
 @dataclass
 class MethodResult:
-    rgb: np.ndarray  # float32 (H, W, 3) in 0..1, at the method's own working size
+    # float32 (H, W, 3) in 0..1, or uint8 (H, W, 3) from a method that finished in 8 bits; at the
+    # method's own working size
+    rgb: np.ndarray
     info: dict[str, Any] = field(default_factory=dict)  # device, iterations, losses, ...
     # Further images a method makes besides the result, by name, each at its own final size
     # (e.g. Deep Image Analogy's "reverse": the reference rebuilt with the photo's look).

@@ -40,7 +40,7 @@ def run(
     further images passes a dict as `extras`; it is filled by name (MethodResult.extras)."""
     cancel = cancel or CancelToken()
     t0 = time.perf_counter()
-    if mask is not None and mask.shape != content.rgb.shape[:2]:
+    if mask is not None and mask.shape != content.size[::-1]:
         raise BadImage(f"Mask is {mask.shape[1]}x{mask.shape[0]} but the content is "
                        f"{content.size[0]}x{content.size[1]}.")
     params = request.params
@@ -55,31 +55,41 @@ def run(
 
     method = methods.get(request.method)
     result = method.run(
-        params, MethodInput(content.rgb, [s.rgb for s in styles], mask), lane=lane,
+        params, MethodInput(content, [s.rgb for s in styles], mask), lane=lane,
         progress=method_progress if share else progress, cancel=cancel)
     if extras is not None:
         extras.update({k: Picture(np.clip(v, 0.0, 1.0).astype(np.float32, copy=False))
                        for k, v in result.extras.items()})
     styled = result.rgb
-    size = output_size or (styled.shape[1], styled.shape[0])
+    h, w = styled.shape[:2]
+    size = output_size or (w, h)
+    # A method that applies strength itself (in its own terms: the arbitrary network moves its
+    # style code) is not blended again here; the mask still composites.
+    strength = 1.0 if getattr(method, "applies_strength", False) else params.strength
+    alpha = resize_gray(content.alpha, size) if content.alpha is not None else None
+    info = dict(result.info)
+
+    def finish(picture: Picture) -> tuple[Picture, dict[str, Any]]:
+        info.update(method=request.method.value, width=size[0], height=size[1],
+                    seconds=round(time.perf_counter() - t0, 3))
+        return picture, info
+
+    if styled.dtype == np.uint8:
+        if (w, h) == size and mask is None and strength >= 1.0:
+            info["upscale"] = "none"
+            return finish(Picture(u8=styled, alpha=alpha))  # nothing left to do in float
+        styled = Picture(u8=styled).rgb
 
     def upscale_progress(e: Progress) -> None:
         progress(Progress(1.0 - share + share * e.fraction, e.stage))
 
     styled, how = upscale.to_size(styled, size, mode, lane=lane, progress=upscale_progress,
                                   cancel=cancel)
+    info.update(how)
     original = resize_rgb(content.rgb, size)
     m = resize_gray(mask, size) if mask is not None else None
-    # A method that applies strength itself (in its own terms: the arbitrary network moves its
-    # style code) is not blended again here; the mask still composites.
-    strength = 1.0 if getattr(method, "applies_strength", False) else params.strength
     out = compose.blend(styled, original, strength, m)
-    alpha = resize_gray(content.alpha, size) if content.alpha is not None else None
-    info = dict(result.info)
-    info.update(how)
-    info.update(method=request.method.value, width=size[0], height=size[1],
-                seconds=round(time.perf_counter() - t0, 3))
     # `out` is ours (the method's result or blend's new array), never content.rgb: clip in place.
     out = out.astype(np.float32, copy=False)
     np.clip(out, 0.0, 1.0, out=out)
-    return Picture(out, alpha), info
+    return finish(Picture(out, alpha))

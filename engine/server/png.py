@@ -25,7 +25,7 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
 
 def encode_unfiltered(picture: Picture, level: int = 3) -> bytes:
     """8-bit RGB (or RGBA when the picture has alpha), non-interlaced, every row filter 0."""
-    rgb = np.clip(picture.rgb * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    rgb = picture.to_u8()
     if picture.alpha is not None:
         a = np.clip(picture.alpha * 255.0 + 0.5, 0, 255).astype(np.uint8)
         pixels, colour_type = np.dstack([rgb, a]), 6
