@@ -129,7 +129,9 @@ def test_two_process_ddp_step_equals_one_process_step(folders, tmp_path):
     ga = torch.cat([s["exp_avg"].flatten() for s in a["optimizer"]["state"].values()])
     gb = torch.cat([s["exp_avg"].flatten() for s in b["optimizer"]["state"].values()])
     assert ga.numel() == gb.numel() > 0
-    assert float((gb - ga).norm()) <= 1e-4 * float(ga.norm())  # 4e-6 measured
+    # 4e-6 measured on an Intel AVX-512 VM; on an AMD EPYC (AVX2) oneDNN's kernels for a batch
+    # of 1 and of 2 differ more (see tests/test_export_train.py). A DDP fault is 50-100 %.
+    assert float((gb - ga).norm()) <= 3e-3 * float(ga.norm())
 
 
 # --------------------------------------------------------------------------------- export

@@ -108,15 +108,18 @@ def test_two_process_ddp_step_equals_one_process_step(folders, tmp_path):
     grads_b = [s["exp_avg"] for s in b["optimizer"]["state"].values()]
     assert len(grads_a) == len(grads_b) > 0
     # Summation order differs (one batch of 2 vs two batches of 1 + all-reduce), so equal to
-    # float precision, not bit for bit. Conv biases feeding an instance norm have a gradient that
+    # float precision, not bit for bit: measured 6.6e-4 of the norm on an AMD EPYC (AVX2: oneDNN
+    # picks other convolution kernels for a batch of 1 than of 2), under 1e-4 on an Intel
+    # AVX-512 VM. A real DDP fault (a rank's gradient missing, or summed instead of averaged)
+    # is 50-100 %. Conv biases feeding an instance norm have a gradient that
     # is mathematically 0 (the norm subtracts any bias): those are pure float noise, judged
     # against the largest gradient rather than against themselves.
     flat_a = torch.cat([g.flatten() for g in grads_a])
     flat_b = torch.cat([g.flatten() for g in grads_b])
-    assert float((flat_b - flat_a).norm()) <= 1e-4 * float(flat_a.norm())
+    assert float((flat_b - flat_a).norm()) <= 3e-3 * float(flat_a.norm())
     largest = max(float(g.norm()) for g in grads_a)
     for ga, gb in zip(grads_a, grads_b, strict=True):
-        assert float((gb - ga).norm()) <= 1e-4 * float(ga.norm()) + 1e-5 * largest
+        assert float((gb - ga).norm()) <= 3e-3 * float(ga.norm()) + 3e-4 * largest
     # And the weights agree wherever the gradient is not at float noise level (Adam's first
     # step is lr * sign(g), so a gradient of ~1e-12 may flip either way).
     params_a, params_b = list(a["model"].values()), list(b["model"].values())
@@ -125,7 +128,7 @@ def test_two_process_ddp_step_equals_one_process_step(folders, tmp_path):
     top = float(flat_a.abs().max())
     for (name, pa), ga in zip(a["model"].items(), grads_a, strict=True):
         pb = b["model"][name]
-        sure = ga.abs() > 1e-4 * top
+        sure = ga.abs() > 1e-2 * top  # well above the float noise measured above
         torch.testing.assert_close(pb[sure], pa[sure], rtol=0, atol=1e-6)
 
 

@@ -44,11 +44,12 @@ def _params(**kw) -> GatysParams:
 def test_returns_processing_size_and_lowers_style_loss() -> None:
     photo, style = _photo(), _stripes()
     seen = []
-    result = stylize(photo, [style], _params(iterations=8), progress=seen.append)
+    # 12 iterations: in float32 (CPUs without native bf16) 8 left the loss at 0.90, in bf16 lower.
+    result = stylize(photo, [style], _params(iterations=12), progress=seen.append)
     assert result.rgb.shape == (43, 64, 3)  # longest side = size, aspect kept
     assert result.rgb.dtype == np.float32 and 0 <= result.rgb.min() and result.rgb.max() <= 1
     assert result.info["style_loss"] < 0.9  # started at 1 (the photo itself)
-    assert result.info["iterations"] == 8 and len(seen) == 8
+    assert result.info["iterations"] == 12 and len(seen) == 12
     assert seen[-1].fraction == pytest.approx(1.0)
     assert all(a.fraction <= b.fraction for a, b in zip(seen, seen[1:], strict=False))
     assert result.info["params"]["size"] == SIZE
