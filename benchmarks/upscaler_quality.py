@@ -43,7 +43,8 @@ def main() -> int:
     paintings = sorted(p for p in a.paintings.iterdir() if p.suffix.lower() in (".jpg", ".png"))
 
     def ours(lr: np.ndarray) -> np.ndarray:
-        return upscale.run_network(lr, sess, ctx)
+        out = upscale.run_network(lr, sess, ctx, add_bicubic=upscale.skip_outside(model))
+        return np.clip(out, 0.0, 1.0, out=out)
 
     rows = evaluate(ours, paintings, scale)
     print(f"model {model.id} ({model.meta.extra.get('architecture')}), x{scale}, "

@@ -56,8 +56,13 @@ def write_onnx(net: torch.nn.Module, path: Path) -> None:
 
 
 def parity(net: torch.nn.Module, onnx_path: Path,
-           sizes: tuple[tuple[int, int], ...] = PARITY_SIZES) -> dict[str, Any]:
-    """Largest |torch - onnxruntime| over random images at each size; raises if over tolerance."""
+           sizes: tuple[tuple[int, int], ...] = PARITY_SIZES,
+           add_bicubic: int = 0) -> dict[str, Any]:
+    """Largest |torch - onnxruntime| over random images at each size; raises if over tolerance.
+    `add_bicubic` = s: the file is a detail-only upscaler, and the engine's bicubic enlargement
+    by s (engine.upscale.bicubic_up) is added to its output, as the engine does."""
+    from engine.upscale import bicubic_up
+
     sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     gen = torch.Generator().manual_seed(0)
     worst = {}
@@ -66,6 +71,9 @@ def parity(net: torch.nn.Module, onnx_path: Path,
         with torch.no_grad():
             ref = net.eval()(x).numpy()
         got = sess.run([OUTPUT], {INPUT: x.numpy()})[0]
+        if add_bicubic:
+            base = bicubic_up(x[0].numpy().transpose(1, 2, 0), add_bicubic)
+            got = got + base.transpose(2, 0, 1)[None]
         if got.shape != ref.shape:
             raise RuntimeError(f"ONNX output {got.shape} != torch {ref.shape} at {h}x{w}")
         worst[f"{h}x{w}"] = float(np.abs(got - ref).max())
@@ -195,12 +203,14 @@ def export_upscaler(ckpt: dict[str, Any], *, model_id: str, name: str,
     "upscaler": output `scale` times the input's size, any input size (stride 1)."""
     from export.upscale_train import model_from_checkpoint as upscaler_from_checkpoint
 
+    from export.upscaler import DetailGraph
+
     net = upscaler_from_checkpoint(ckpt)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     onnx_path = out / f"{model_id}.onnx"
-    write_onnx(net, onnx_path)
-    check = parity(net, onnx_path, UPSCALER_PARITY_SIZES)
+    write_onnx(DetailGraph(net), onnx_path)  # the engine adds the bicubic enlargement
+    check = parity(net, onnx_path, UPSCALER_PARITY_SIZES, add_bicubic=net.cfg.scale)
     s = ckpt["settings"]
     meta: dict[str, Any] = {
         "format": FORMAT, "version": VERSION, "id": model_id, "name": name,
@@ -212,7 +222,7 @@ def export_upscaler(ckpt: dict[str, Any], *, model_id: str, name: str,
                    "range": [0.0, 1.0]},
         "stride": 1, "fixed_size": None, "parity": check,
         "architecture": {"family": "residual-espcn-bicubic-skip", **net.cfg.to_dict(),
-                         "context": net.cfg.context},
+                         "context": net.cfg.context, "skip": "engine"},
         "training": {"data": [Path(d).name for d in s["data"].split(",") if d],
                      "steps": ckpt["step"], "wall_s": round(ckpt["wall_s"], 1),
                      "device": ckpt.get("device", "cpu"), "bf16": bool(ckpt.get("bf16")),

@@ -70,11 +70,65 @@ class UpscalerNet(nn.Module):
         # Start as bicubic: the detail branch begins at zero and learns only the difference.
         nn.init.zeros_(self.tail.weight)
 
+    def detail(self, x: torch.Tensor) -> torch.Tensor:
+        """What the network adds to the bicubic enlargement (the exported graph: the engine adds
+        the enlargement itself, engine/upscale.py `bicubic_up`, much faster than onnxruntime's
+        cubic Resize)."""
+        local_mean = F.avg_pool2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
+        return self.shuffle(self.tail(F.relu(self.body(F.relu(self.head(x - local_mean))))))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         base = F.interpolate(x, scale_factor=self.cfg.scale, mode="bicubic", align_corners=False)
-        local_mean = F.avg_pool2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
-        detail = self.shuffle(self.tail(F.relu(self.body(F.relu(self.head(x - local_mean))))))
-        return base + detail
+        return base + self.detail(x)
+
+
+class DetailGraph(nn.Module):
+    """The exported form of an UpscalerNet: its detail branch alone."""
+
+    def __init__(self, net: UpscalerNet):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net.detail(x)
+
+
+def split_skip(onnx_in: str, onnx_out: str) -> None:
+    """An upscaler graph exported with the bicubic skip inside (output = Resize(x) + detail)
+    rewritten to output the detail alone, for a network whose training checkpoint is gone (the
+    shipped upscaler_x4 was converted this way; tests/test_upscale.py checks the result plus
+    `engine.upscale.bicubic_up` against the original graph)."""
+    import onnx
+
+    model = onnx.load(onnx_in)
+    g = model.graph
+    resize = [n for n in g.node if n.op_type == "Resize"]
+    if len(resize) != 1:
+        raise ValueError(f"{onnx_in}: expected one Resize (the bicubic skip), found {len(resize)}")
+    skip = resize[0].output[0]
+    (final,) = [n for n in g.node if n.op_type == "Add" and skip in n.input]
+    if final.output[0] != g.output[0].name:
+        raise ValueError(f"{onnx_in}: the skip's Add is not the graph's output")
+    (detail,) = [i for i in final.input if i != skip]
+    for n in g.node:  # the detail's producer now writes the graph's output
+        for k, name in enumerate(n.output):
+            if name == detail:
+                n.output[k] = g.output[0].name
+    keep = [n for n in g.node if n is not final and n is not resize[0]]
+    while True:  # and whatever only fed them (the Resize's scale constants)
+        needed = {i for n in keep for i in n.input} | {o.name for o in g.output}
+        kept = [n for n in keep if any(o in needed for o in n.output)]
+        if len(kept) == len(keep):
+            break
+        keep = kept
+    del g.node[:]
+    g.node.extend(keep)
+    used = {i for n in g.node for i in n.input}
+    unused = [t for t in g.initializer if t.name not in used]
+    for t in unused:
+        g.initializer.remove(t)
+    onnx.checker.check_model(model)
+    onnx.save(model, onnx_out)
 
 
 def degrade(hr: torch.Tensor, scale: int) -> torch.Tensor:

@@ -72,6 +72,43 @@ def test_untrained_network_is_exactly_bicubic() -> None:
     assert torch.equal(net(x), want)
 
 
+def test_engine_bicubic_is_torchs_at_every_factor() -> None:
+    from engine.upscale import bicubic_up
+
+    x = torch.rand(1, 3, 9, 14)
+    for s in (2, 3, 4):
+        want = torch.nn.functional.interpolate(x, scale_factor=s, mode="bicubic",
+                                               align_corners=False)[0].permute(1, 2, 0).numpy()
+        got = bicubic_up(x[0].permute(1, 2, 0).numpy(), s)
+        assert got.shape == want.shape and np.abs(got - want).max() < 1e-5
+
+
+def test_export_is_detail_only_and_split_skip_keeps_the_function(installed, tmp_path) -> None:
+    """The exported graph has no Resize (the engine adds the bicubic enlargement); an older
+    graph with the skip inside, split by export.upscaler.split_skip, computes the same."""
+    import onnx
+    import onnxruntime as ort
+
+    from engine.upscale import bicubic_up
+    from export.onnx_export import write_onnx
+    from export.upscaler import split_skip
+
+    folder, meta = installed
+    assert meta["architecture"]["skip"] == "engine"
+    ops = {n.op_type for n in onnx.load(str(folder / "up4.onnx")).graph.node}
+    assert "Resize" not in ops and "DepthToSpace" in ops
+    net = _net(seed=5)
+    write_onnx(net, tmp_path / "whole.onnx")  # the old form: the skip in the graph
+    split_skip(str(tmp_path / "whole.onnx"), str(tmp_path / "detail.onnx"))
+    cpu = ["CPUExecutionProvider"]
+    whole = ort.InferenceSession(str(tmp_path / "whole.onnx"), providers=cpu)
+    detail = ort.InferenceSession(str(tmp_path / "detail.onnx"), providers=cpu)
+    x = torch.rand(1, 3, 17, 21).numpy()
+    base = bicubic_up(x[0].transpose(1, 2, 0), 4).transpose(2, 0, 1)[None]
+    got = detail.run(None, {"input": x})[0] + base
+    assert np.abs(got - whole.run(None, {"input": x})[0]).max() < 1e-5
+
+
 def test_flat_image_stays_flat(with_models) -> None:
     from engine import upscale
 

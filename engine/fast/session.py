@@ -71,7 +71,9 @@ class OnnxSession:
         self.scale = scale  # output side / input side (1 for style networks)
         self._lock = threading.Lock()
 
-    def run(self, rgb01: np.ndarray) -> np.ndarray:
+    def run(self, rgb01: np.ndarray, clip: bool = True) -> np.ndarray:
+        """The network on (H, W, 3) RGB in 0..1; `clip=False` for a graph whose output is not a
+        picture but a difference to add to one (a detail-only upscaler)."""
         scale = self.high - self.low
         x = np.ascontiguousarray(rgb01.transpose(2, 0, 1)[None], dtype=np.float32)
         if (self.low, self.high) != (0.0, 1.0):
@@ -94,7 +96,10 @@ class OnnxSession:
         # One pass: back to contiguous (H, W, 3), clipped (our networks end in a sigmoid; other
         # people's may overshoot).
         out = np.empty(hwc.shape, np.float32)
-        np.clip(hwc, 0.0, 1.0, out=out)
+        if clip:
+            np.clip(hwc, 0.0, 1.0, out=out)
+        else:
+            out[...] = hwc
         return out
 
 
