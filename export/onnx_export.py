@@ -202,7 +202,6 @@ def export_upscaler(ckpt: dict[str, Any], *, model_id: str, name: str,
     """A super-resolution checkpoint (export/upscale_train.py) -> ID.onnx + ID.json of kind
     "upscaler": output `scale` times the input's size, any input size (stride 1)."""
     from export.upscale_train import model_from_checkpoint as upscaler_from_checkpoint
-
     from export.upscaler import DetailGraph
 
     net = upscaler_from_checkpoint(ckpt)
