@@ -252,6 +252,11 @@ def check_output(path: str | os.PathLike[str]) -> str:
     return fmt
 
 
+# PNG at zlib level 3, not Pillow's 6: measured on an 18 MP result, 2.45 s instead of 8.38 s for
+# a file 4 % larger (level 1: 1.76 s, 9 % larger).
+_SAVE_OPTIONS: dict[str, dict[str, int]] = {"JPEG": {"quality": 95}, "PNG": {"compress_level": 3}}
+
+
 def save_picture(picture: Picture, path: str | os.PathLike[str]) -> None:
     """Write atomically (temp file + rename), so a failure never leaves a partial output file."""
     path = Path(path)
@@ -263,7 +268,7 @@ def save_picture(picture: Picture, path: str | os.PathLike[str]) -> None:
                                prefix=f".{path.name}.", suffix=".part")
     try:
         with os.fdopen(fd, "wb") as fh:
-            im.save(fh, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
+            im.save(fh, format=fmt, **_SAVE_OPTIONS.get(fmt, {}))
         # mkstemp creates 0600; a picture the user asked for gets the usual umask-based mode.
         umask = os.umask(0)
         os.umask(umask)
