@@ -67,7 +67,8 @@ def _up_axis(x: np.ndarray, s: int, axis: int) -> np.ndarray:
     xp = np.pad(x, pad, mode="edge")  # clamped taps, as torch and onnxruntime clamp
     out_shape = list(x.shape)
     out_shape[axis] = n * s
-    out = np.zeros(out_shape, np.float32)
+    out = np.empty(out_shape, np.float32)
+    tmp = np.empty(x.shape, np.float32)
     for p in range(s):
         pos = (p + 0.5) / s - 0.5  # half-pixel centres
         base = int(np.floor(pos))
@@ -80,7 +81,11 @@ def _up_axis(x: np.ndarray, s: int, axis: int) -> np.ndarray:
             src = [slice(None)] * x.ndim
             start = base - 1 + k + 2
             src[axis] = slice(start, start + n)
-            acc += wk * xp[tuple(src)]
+            if k == 0:
+                np.multiply(xp[tuple(src)], wk, out=acc)
+            else:  # in place: no temporary array per tap
+                np.multiply(xp[tuple(src)], wk, out=tmp)
+                acc += tmp
     return out
 
 

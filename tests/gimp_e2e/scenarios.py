@@ -7,6 +7,7 @@
 # "after" state, and writes facts + raw pixel dumps; the pytest side makes the assertions.
 import json
 import os
+import time
 import traceback
 
 import gi
@@ -127,7 +128,9 @@ def scenario(sc):
     before, facts["composite"] = composite(image)
     dump(name + ".composite_before", before)
     dump(name + ".selection", selection_mask(image))
+    t0 = time.monotonic()
     facts["status"], facts["message"] = run_procedure(image, target, sc, props)
+    facts["seconds"] = round(time.monotonic() - t0, 2)
     facts["layers_after"] = layer_facts(image)
     dump(name + ".source_after", pixels(layer))
     after, _ = composite(image)
