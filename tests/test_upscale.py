@@ -216,3 +216,15 @@ def test_training_resumes_exactly_and_loads_weights_only(tmp_path) -> None:
     assert a["step"] == b["step"] == 3 and a["kind"] == "upscaler"
     for k in a["model"]:
         assert torch.equal(a["model"][k], b["model"][k]), k
+
+
+def test_models_lists_upscalers_apart_from_styles(with_models, capsys) -> None:
+    from engine.__main__ import main
+
+    assert main(["models", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert "up4" in [m["id"] for m in out["upscalers"]]
+    assert "up4" not in [m["id"] for m in out["models"]]
+    assert main(["models"]) == 0
+    text = capsys.readouterr().out
+    assert text.index("upscaling") < text.index("up4")
