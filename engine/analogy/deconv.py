@@ -19,6 +19,17 @@ from torch import Tensor, nn
 
 from engine.backbone import Backbone
 
+HISTORY = 10  # L-BFGS correction pairs (the authors' setting)
+# Their memory, 2 vectors of the feature map's size per pair, is capped: at 768 px the relu1_1
+# map is 151 MB and 10 pairs were 3 GB of a 6.7 GB peak. 1.25 GB keeps all 10 pairs up to
+# 448 px (the default size) and gives fewer, never under 4, above.
+HISTORY_BYTES = 1.25 * 2**30
+MIN_HISTORY = 4
+
+
+def history_size(numel: int) -> int:
+    return int(max(MIN_HISTORY, min(HISTORY, HISTORY_BYTES // (2 * 4 * numel))))
+
 
 def subnet(net: Backbone, lower: str, upper: str) -> nn.Sequential:
     """The layers that take relu{L-1}_1 to relu{L}_1 (exclusive of `lower`, inclusive of
@@ -66,7 +77,8 @@ def deconvolve(layers: nn.Module, target: Tensor, init: Tensor, *, iterations: i
     scale = t * l1 if t > 0.0 and l1 > 0.0 and math.isfinite(t * l1) else 1.0
     # L-BFGS flattens gradients with view(), so the variable itself stays NCHW-contiguous.
     u = (x0 / scale).contiguous().requires_grad_(True)
-    opt = torch.optim.LBFGS([u], lr=1.0, max_iter=iterations, history_size=10,
+    opt = torch.optim.LBFGS([u], lr=1.0, max_iter=iterations,
+                            history_size=history_size(u.numel()),
                             tolerance_grad=1e-12, tolerance_change=1e-12,
                             line_search_fn="strong_wolfe")
     evaluations = 0
