@@ -15,7 +15,6 @@ Usage: python benchmarks/analogy_votes.py [PHOTO REFERENCE] [--size 448] [--keep
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import subprocess
@@ -24,6 +23,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import yardstick  # noqa: E402  (benchmarks/, the script's own folder)
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,13 +31,6 @@ SHARED = Path(os.environ.get("NST_SHARED", ROOT.parent / "shared"))
 sys.path.insert(0, str(ROOT))
 PHOTO = SHARED / "images/content/astronaut_portrait.jpg"
 REFERENCE = SHARED / "images/style/self_portrait_straw_hat_vangogh.jpg"
-
-
-def _scorer():
-    spec = importlib.util.spec_from_file_location("nst_score", SHARED / "tools/nst_score.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.score
 
 
 def main() -> int:
@@ -62,7 +55,7 @@ def main() -> int:
         return out
 
     reconstruct._Analogy._search = keep_field
-    score = _scorer()
+    score = yardstick.score
     photo, reference = str(a.photo), str(a.reference)
     m = reconstruct.match(load_picture(photo).rgb, load_picture(reference).rgb,
                           AnalogyParams(size=a.size, bidirectional=False))

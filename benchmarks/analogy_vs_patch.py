@@ -14,7 +14,6 @@ Usage: python benchmarks/analogy_vs_patch.py [--size 448] [--pairs photo:paintin
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import statistics
@@ -23,6 +22,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import yardstick  # noqa: E402  (benchmarks/, the script's own folder)
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("NST_SHARED", ROOT.parent / "shared"))
@@ -43,13 +44,6 @@ METHODS = {
 }
 
 
-def _scorer():
-    spec = importlib.util.spec_from_file_location("nst_score", SHARED / "tools/nst_score.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.score
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--size", type=int, default=448)
@@ -58,7 +52,7 @@ def main() -> int:
     ap.add_argument("--keep", type=Path)
     ap.add_argument("--json", type=Path)
     a = ap.parse_args()
-    score = _scorer()
+    score = yardstick.score
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         out_dir = a.keep or Path(tmp)

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import importlib.util
 import json
 import math
 import sys
@@ -45,10 +44,10 @@ PAINTINGS = ("starry_night_vangogh.jpg", "great_wave_hokusai.jpg",
 def scorer(size: int, patch: bool = True):
     """nst_score's own functions, with VGG loaded once and the content-vs-style terms (the
     yardstick's zero point) computed once per (photo, painting) for all systems."""
-    spec = importlib.util.spec_from_file_location("nst_score", SHARED / "tools" / "nst_score.py")
-    ns = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(ns)
     import torch
+    import yardstick
+
+    ns = yardstick.module()
 
     net, names = ns.load_vgg()
 

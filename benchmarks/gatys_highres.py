@@ -14,7 +14,6 @@ Usage: python benchmarks/gatys_highres.py [--pairs photo:painting ...] [--runs 2
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import subprocess
@@ -23,16 +22,11 @@ import tempfile
 import time
 from pathlib import Path
 
+import yardstick  # noqa: E402  (benchmarks/, the script's own folder)
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("NST_SHARED", ROOT.parent / "shared"))
 PAIRS = ["raccoon_face:starry_night_vangogh", "landscape_lake_sherburne:great_wave_hokusai"]
-
-
-def _scorer():
-    spec = importlib.util.spec_from_file_location("nst_score", SHARED / "tools/nst_score.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.score
 
 
 def run_cli_rss(photo: Path, painting: Path, out: Path, size: int, quality: str,
@@ -67,7 +61,7 @@ def main() -> int:
     ap.add_argument("--keep", type=Path)
     ap.add_argument("--json", type=Path)
     a = ap.parse_args()
-    score = _scorer()
+    score = yardstick.score
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         out_dir = a.keep or Path(tmp)

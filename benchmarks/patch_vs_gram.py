@@ -16,7 +16,6 @@ Usage: python benchmarks/patch_vs_gram.py [--photos N | --photo NAME ...] [--pai
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import resource
@@ -28,6 +27,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import yardstick  # noqa: E402  (benchmarks/, the script's own folder)
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,13 +38,6 @@ PAINTINGS = ["starry_night_vangogh", "great_wave_hokusai", "udnie_picabia",
 
 from engine.contract import GatysParams, StyleLoss  # noqa: E402
 from engine.gatys import stylize  # noqa: E402
-
-
-def _scorer():
-    spec = importlib.util.spec_from_file_location("nst_score", SHARED / "tools/nst_score.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.score
 
 
 def _load(path: Path) -> np.ndarray:
@@ -148,7 +141,7 @@ def main() -> int:
     photos = sorted((SHARED / "images/content").glob("*.jpg"))
     photos = [p for p in photos if p.stem in a.photo] if a.photo else photos[:a.photos]
     paintings = [SHARED / "images/style" / f"{name}.jpg" for name in a.paintings]
-    score = _scorer()
+    score = yardstick.score
     modes = {"gram": GatysParams(size=a.size),
              "patch": GatysParams(size=a.size, style_loss=StyleLoss.PATCH)}
     rows: list[dict] = []
