@@ -53,7 +53,7 @@ class Picture:
 
     def to_u8(self) -> np.ndarray:
         """The RGB as uint8 (rounded from the float RGB when that is all there is)."""
-        return self.u8 if self.u8 is not None else _to_u8(self._rgb)
+        return self.u8 if self.u8 is not None else unit_to_u8(self._rgb)
 
 
 def _check_size(width: int, height: int, max_pixels: int, what: str) -> None:
@@ -181,7 +181,7 @@ def decode_mask(data: bytes, size: tuple[int, int], max_pixels: int = DEFAULT_MA
     return np.asarray(im, dtype=np.float32) / 255.0
 
 
-def _to_u8(unit: np.ndarray) -> np.ndarray:
+def unit_to_u8(unit: np.ndarray) -> np.ndarray:
     """float 0..1 -> uint8, rounded, with one float temporary."""
     tmp = np.multiply(unit, np.float32(255), dtype=np.float32)
     tmp += np.float32(0.5)
@@ -193,7 +193,7 @@ def to_pil(picture: Picture) -> Image.Image:
     rgb = picture.to_u8()
     if picture.alpha is None:
         return Image.fromarray(rgb, "RGB")
-    return Image.fromarray(np.dstack([rgb, _to_u8(picture.alpha)]), "RGBA")
+    return Image.fromarray(np.dstack([rgb, unit_to_u8(picture.alpha)]), "RGBA")
 
 
 def encode_png(picture: Picture) -> bytes:

@@ -76,8 +76,10 @@ def run(
 
     if styled.dtype == np.uint8:
         if (w, h) == size and mask is None and strength >= 1.0:
-            info["upscale"] = "none"
-            return finish(Picture(u8=styled, alpha=alpha))  # nothing left to do in float
+            # Nothing left to do in float; to_size at the same size returns the array as it is.
+            styled, how = upscale.to_size(styled, size, mode, lane=lane)
+            info.update(how)
+            return finish(Picture(u8=styled, alpha=alpha))
         styled = Picture(u8=styled).rgb
 
     def upscale_progress(e: Progress) -> None:

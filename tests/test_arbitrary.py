@@ -15,13 +15,11 @@ from PIL import Image
 from engine import pipeline
 from engine.__main__ import main
 from engine.arbitrary import model as models
-from engine.arbitrary.codes import CodeCache, at_side, blend, towards
+from engine.arbitrary.codes import CodeCache, at_side, blend, shrink, shrink_u8, towards
 from engine.arbitrary.network import network
 from engine.arbitrary.transfer import (
     CODES,
     METHOD,
-    shrink,
-    shrink_u8,
     style_side,
     with_detail,
     with_detail_u8,

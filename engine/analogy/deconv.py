@@ -17,6 +17,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
+from engine import lbfgs
 from engine.backbone import Backbone
 
 HISTORY = 10  # L-BFGS correction pairs (the authors' setting)
@@ -28,7 +29,7 @@ MIN_HISTORY = 4
 
 
 def history_size(numel: int) -> int:
-    return int(max(MIN_HISTORY, min(HISTORY, HISTORY_BYTES // (2 * 4 * numel))))
+    return lbfgs.history(numel, HISTORY_BYTES, least=MIN_HISTORY, most=HISTORY)
 
 
 def subnet(net: Backbone, lower: str, upper: str) -> nn.Sequential:

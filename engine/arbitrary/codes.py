@@ -10,11 +10,18 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
 import numpy as np
+from PIL import Image
 
 from engine.images import resize_rgb
 
 EncodeFn = Callable[[np.ndarray], np.ndarray]
 CACHE_SIZE = 64  # codes are 100 floats: the cache costs nothing, a miss costs ~50 ms
+
+
+def _box_factor(shape: tuple[int, ...], size: tuple[int, int]) -> int:
+    """The largest integer box-shrink factor that keeps (h, w) `shape` at least twice (w, h)
+    `size`; under 2, none."""
+    return min(shape[0] // size[1], shape[1] // size[0]) // 2
 
 
 def shrink(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -23,10 +30,20 @@ def shrink(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     spans ~50 px per tap: seconds for nothing)."""
     from engine.fast.tone import cell_means
 
-    k = min(rgb.shape[0] // size[1], rgb.shape[1] // size[0]) // 2
+    k = _box_factor(rgb.shape, size)
     if k >= 2:
         rgb = cell_means(rgb, 0, 0, k).astype(np.float32)
     return resize_rgb(rgb, size)
+
+
+def shrink_u8(photo: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """`shrink` for an 8-bit photo: the box shrink in 8 bits (Pillow's `reduce`), then Lanczos,
+    as float; no full-size float copy is made."""
+    im = Image.fromarray(photo, "RGB")
+    k = _box_factor(photo.shape, size)
+    if k >= 2:
+        im = im.reduce(k)
+    return np.asarray(im.resize(size, Image.Resampling.LANCZOS), np.float32) * np.float32(1 / 255)
 
 
 def at_side(rgb: np.ndarray, side: int) -> np.ndarray:

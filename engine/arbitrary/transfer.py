@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image
 
 from engine.arbitrary import model as models
-from engine.arbitrary.codes import CodeCache, blend, shrink, towards
+from engine.arbitrary.codes import CodeCache, blend, shrink, shrink_u8, towards
 from engine.arbitrary.network import network
 from engine.cancel import CancelToken, ProgressFn
 from engine.compose import keep_colors, luminance
@@ -34,6 +34,7 @@ from engine.errors import BadImage
 from engine.fast import OVERLAP, auto_tile, one_piece_pixels
 from engine.fast.tiling import MIN_SIDE, plan, round_up, run_tiled
 from engine.fast.tone import REFERENCE_PIXELS, ToneMatch
+from engine.images import unit_to_u8
 from engine.method import MethodInput, MethodResult
 
 log = logging.getLogger(__name__)
@@ -71,19 +72,21 @@ def working_shape(h: int, w: int, params: ArbitraryParams) -> tuple[int, int]:
     return max(MIN_SIDE, min(h, round(h * s))), max(MIN_SIDE, min(w, round(w * s)))
 
 
-def with_detail(styled_small: np.ndarray, photo: np.ndarray, work: np.ndarray) -> np.ndarray:
-    """The repainted working-size image at the photo's size (bicubic: see with_detail_u8), plus
-    the photo's luminance detail above the working resolution (what the low-resolution pass
-    could not see): the photo's luminance minus that of `work` (the photo at the working size)
-    brought back up. For a float photo; an 8-bit one goes through `with_detail_u8`.
+def _enlarged_u8(styled_small: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """The repainted working-size image brought to (w, h) = `size` as uint8 (the result is
+    8-bit in the end anyway). Bicubic, not Lanczos: at these 4-16x enlargements the extra lobes
+    add only ringing and 0.15 s at 24 MP; the sharpness comes from the photo's detail."""
+    small8 = Image.fromarray(unit_to_u8(styled_small), "RGB")
+    return np.asarray(small8.resize(size, Image.Resampling.BICUBIC))
 
-    Cost matters here (at 24 MP this is most of a 384 px run): the upscale is one 8-bit RGB
-    pass (the result is 8-bit in the end anyway), the detail one channel of float."""
+
+def with_detail(styled_small: np.ndarray, photo: np.ndarray, work: np.ndarray) -> np.ndarray:
+    """The repainted working-size image at the photo's size, plus the photo's luminance detail
+    above the working resolution (what the low-resolution pass could not see): the photo's
+    luminance minus that of `work` (the photo at the working size) brought back up. For a float
+    photo; an 8-bit one goes through `with_detail_u8`, which makes the same sum."""
     h, w = photo.shape[:2]
-    # Clipped first: a value a hair above 1 would wrap round to 0 in uint8.
-    small8 = Image.fromarray(np.round(np.clip(styled_small, 0.0, 1.0) * 255).astype(np.uint8),
-                             "RGB")
-    up = np.asarray(small8.resize((w, h), Image.Resampling.BICUBIC), np.float32)
+    up = _enlarged_u8(styled_small, (w, h)).astype(np.float32)
     up *= np.float32(1 / 255)
     blurred = Image.fromarray(luminance(work).astype(np.float32), "F").resize(
         (w, h), Image.Resampling.BILINEAR)
@@ -94,30 +97,15 @@ def with_detail(styled_small: np.ndarray, photo: np.ndarray, work: np.ndarray) -
     return up
 
 
-def shrink_u8(photo: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """`shrink` for an 8-bit photo: the box reduction in 8 bits (Pillow's `reduce`), then
-    Lanczos, as float; no full-size float copy is made."""
-    im = Image.fromarray(photo, "RGB")
-    k = min(photo.shape[0] // size[1], photo.shape[1] // size[0]) // 2
-    if k >= 2:
-        im = im.reduce(k)
-    small = np.asarray(im.resize(size, Image.Resampling.LANCZOS), np.float32)
-    return small * np.float32(1 / 255)
-
-
 def with_detail_u8(styled_small: np.ndarray, photo: np.ndarray, work: np.ndarray) -> np.ndarray:
     """`with_detail` for an 8-bit photo, in 8 and 16 bits: the same sum without any full-size
     float array (at 24 MP: 1.0 s instead of 1.8 s on the 2-core CPU, measured with cProfile).
     Tried and slower: the sum on the luma of YCbCr alone (the colour conversions cost more than
     the two channels saved)."""
     h, w = photo.shape[:2]
-    small8 = Image.fromarray(np.round(np.clip(styled_small, 0.0, 1.0) * 255).astype(np.uint8),
-                             "RGB")
-    # Bicubic, not Lanczos: at these 4-16x enlargements the extra lobes add only ringing and
-    # 0.15 s at 24 MP; the sharpness comes from the photo's detail added below.
-    out = np.asarray(small8.resize((w, h), Image.Resampling.BICUBIC)).astype(np.int16)
-    lum_work = np.round(np.clip(luminance(work), 0.0, 1.0) * 255).astype(np.uint8)
-    blurred = Image.fromarray(lum_work, "L").resize((w, h), Image.Resampling.BILINEAR)
+    out = _enlarged_u8(styled_small, (w, h)).astype(np.int16)
+    blurred = Image.fromarray(unit_to_u8(luminance(work)), "L").resize(
+        (w, h), Image.Resampling.BILINEAR)
     # Pillow's "L" is the same Rec. 601 luma as compose.luminance, rounded.
     detail = np.asarray(Image.fromarray(photo, "RGB").convert("L")).astype(np.int16)
     detail -= np.asarray(blurred)

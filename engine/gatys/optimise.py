@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from engine import lbfgs
 from engine.backbone import Backbone
 from engine.cancel import CancelToken
 from engine.contract import Optimizer
@@ -62,7 +63,7 @@ class Objective:
 
 
 def lbfgs_history(numel: int) -> int:
-    return int(max(5, min(50, LBFGS_MEMORY_BYTES // (2 * 4 * numel))))
+    return lbfgs.history(numel, LBFGS_MEMORY_BYTES, least=5, most=50)
 
 
 def optimise(

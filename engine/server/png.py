@@ -13,7 +13,7 @@ import zlib
 
 import numpy as np
 
-from engine.images import Picture
+from engine.images import Picture, unit_to_u8
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -27,7 +27,7 @@ def encode_unfiltered(picture: Picture, level: int = 3) -> bytes:
     """8-bit RGB (or RGBA when the picture has alpha), non-interlaced, every row filter 0."""
     rgb = picture.to_u8()
     if picture.alpha is not None:
-        a = np.clip(picture.alpha * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        a = unit_to_u8(picture.alpha)
         pixels, colour_type = np.dstack([rgb, a]), 6
     else:
         pixels, colour_type = rgb, 2
