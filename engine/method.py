@@ -30,8 +30,21 @@ class MethodInput:
     (else None), for a method that can work without a full-size float copy."""
 
     photo: np.ndarray | Picture
-    styles: Sequence[np.ndarray] = ()
+    paintings: Sequence[np.ndarray | Picture] = ()
     mask: np.ndarray | None = None
+
+    @property
+    def styles(self) -> list[np.ndarray]:
+        """The paintings as float RGB (made on first use; a Picture keeps it)."""
+        return [p.rgb if isinstance(p, Picture) else p for p in self.paintings]
+
+    def painting(self, i: int) -> np.ndarray | Image.Image:
+        """Painting `i` as its 8-bit Pillow image where it is 8-bit (no float copy), else as
+        float RGB: for a method that only needs it small."""
+        p = self.paintings[i]
+        if isinstance(p, Picture):
+            return p.pil if p.eight_bit else p.rgb
+        return p
 
     @property
     def content(self) -> np.ndarray:

@@ -56,7 +56,7 @@ def run(
 
     method = methods.get(request.method)
     result = method.run(
-        params, MethodInput(content, [s.rgb for s in styles], mask), lane=lane,
+        params, MethodInput(content, list(styles), mask), lane=lane,
         progress=method_progress if share else progress, cancel=cancel)
     if extras is not None:
         extras.update({k: Picture(np.clip(v, 0.0, 1.0).astype(np.float32, copy=False))

@@ -394,3 +394,19 @@ def test_subpixel_weights_give_the_same_convolution() -> None:
         n, o, y.shape[2] * 2, y.shape[3] * 2)
     assert d2s.shape == direct.shape
     np.testing.assert_allclose(d2s, direct, atol=1e-4, rtol=1e-4)
+
+
+def test_an_eight_bit_painting_is_shrunk_in_eight_bits_to_nearly_the_same_code(magenta) -> None:
+    """A painting decoded from 8 bits reaches the encoder through Pillow (no full-size float
+    copy); the code is within rounding of the float path's."""
+    u8 = np.round(_painting() * 255).astype(np.uint8)
+    picture = Picture(pil=Image.fromarray(u8, "RGB"))
+    inputs = MethodInput(_photo(64, 64), [picture])
+    assert isinstance(inputs.painting(0), Image.Image) and picture._rgb is None
+    assert isinstance(MethodInput(_photo(64, 64), [u8 / 255.0]).painting(0), np.ndarray)
+    small8, small_f = at_side(inputs.painting(0), 40), at_side(u8 / np.float32(255), 40)
+    assert small8.shape == small_f.shape and np.abs(small8 - small_f).mean() < 1 / 255
+    net = network(models.get("magenta"), "cpu")
+    code8, code_f = net.encode(small8), net.encode(small_f.astype(np.float32))
+    assert np.abs(code8 - code_f).mean() < 0.02 * np.abs(code_f).mean()
+    assert inputs.styles[0].dtype == np.float32 and picture._rgb is not None

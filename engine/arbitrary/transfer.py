@@ -144,11 +144,14 @@ class ArbitraryMethod:
         progress(Progress(0.0, "reading the painting"))
         codes = []
         t_code = time.perf_counter()
-        for i, style in enumerate(inputs.styles):
-            if min(style.shape[:2]) < MIN_STYLE_SIDE:
-                raise BadImage(f"Style image {i + 1} is {style.shape[1]}x{style.shape[0]}; "
+        for i in range(len(inputs.paintings)):
+            painting = inputs.painting(i)  # 8-bit where it can be: the encoder sees it small
+            pw, ph = (painting.size if isinstance(painting, Image.Image)
+                      else painting.shape[1::-1])
+            if min(pw, ph) < MIN_STYLE_SIDE:
+                raise BadImage(f"Style image {i + 1} is {pw}x{ph}; "
                                f"a painting needs at least {MIN_STYLE_SIDE} px on each side.")
-            codes.append(CODES.code(key, style, side, net.encode))
+            codes.append(CODES.code(key, painting, side, net.encode))
             cancel.raise_if_cancelled()
         code = blend(codes, params.style_weights)
         if params.strength < 1.0:
