@@ -79,7 +79,7 @@ def run(
         eight = Picture(pil=styled) if isinstance(styled, Image.Image) else Picture(u8=styled)
         if (w, h) == size and mask is None and strength >= 1.0:
             # Nothing left to do: the 8-bit result is the picture, as it is.
-            info.update(upscale="none")
+            info.update(upscale=upscale.NONE)
             eight.alpha = alpha
             return finish(eight)
         styled = eight.rgb

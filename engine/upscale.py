@@ -140,6 +140,9 @@ def passes_for(factor: float, scale: int) -> int:
     return min(MAX_PASSES, n)
 
 
+NONE = "none"  # the info's "upscale" when the result already had its size
+
+
 def to_size(rgb: np.ndarray, size: tuple[int, int], mode: Upscale = Upscale.SHARP, *,
             lane: str = runtime.CPU, progress: ProgressFn = no_progress,
             cancel: CancelToken | None = None) -> tuple[np.ndarray, dict]:
@@ -147,7 +150,7 @@ def to_size(rgb: np.ndarray, size: tuple[int, int], mode: Upscale = Upscale.SHAR
     w, h = size
     factor = max(w / rgb.shape[1], h / rgb.shape[0])
     if factor <= 1.0 or mode is Upscale.SMOOTH:
-        return resize_rgb(rgb, size), {"upscale": "lanczos" if factor > 1.0 else "none"}
+        return resize_rgb(rgb, size), {"upscale": "lanczos" if factor > 1.0 else NONE}
     model = find_network()
     if model is None:
         log.warning("no upscaler network installed; using Lanczos")

@@ -208,11 +208,26 @@ def model_from_checkpoint(ckpt: dict[str, Any]) -> TransformerNet:
     return net.eval()
 
 
-def warm_start(net: TransformerNet, checkpoint: str | os.PathLike[str]) -> list[str]:
-    """Copy every tensor whose name and shape match from another run's checkpoint (e.g. a
-    `johnson` run into a `light` one: all but the full-resolution ends match). Returns the names
-    of the modules that were initialised; the rest keep their fresh initialisation."""
-    theirs = load_checkpoint(checkpoint)["model"]
+def _weights(source: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
+    """Named weights of a training checkpoint, or of an exported ONNX graph (its initialisers
+    keep the module names torch.onnx gave them): a shipped network whose checkpoint is not in
+    the repository can still be trained further."""
+    if str(source).endswith(".onnx"):
+        import onnx
+        from onnx import numpy_helper
+
+        graph = onnx.load(str(source)).graph
+        return {t.name: torch.from_numpy(numpy_helper.to_array(t).copy())
+                for t in graph.initializer}
+    return load_checkpoint(source)["model"]
+
+
+def warm_start(net: torch.nn.Module, checkpoint: str | os.PathLike[str]) -> list[str]:
+    """Copy every tensor whose name and shape match from another run's checkpoint or exported
+    .onnx (e.g. a `johnson` run into a `light` one: all but the full-resolution ends match).
+    Returns the names of the modules that were initialised; the rest keep their fresh
+    initialisation."""
+    theirs = _weights(checkpoint)
     mine = net.state_dict()
     same = {k: v for k, v in theirs.items() if k in mine and mine[k].shape == v.shape}
     if not same:

@@ -32,6 +32,7 @@ from export.train import (
     save_checkpoint,
     seed_everything,
     use_bf16,
+    warm_start,
 )
 from export.upscaler import UpscalerConfig, UpscalerNet, degrade
 
@@ -58,6 +59,7 @@ class UpscaleSettings:
     zoom: float = 8.0  # crops from pictures shrunk to short side size*zoom (8: ours stay native)
     bf16: str = "auto"  # auto | on | off
     cache_dir: str | None = None
+    init_from: str | None = None  # checkpoint or .onnx whose same-named weights start this run
 
     def network(self) -> UpscalerConfig:
         return UpscalerConfig(scale=self.scale, width=self.width, depth=self.depth)
@@ -108,6 +110,12 @@ def train_upscaler(settings: UpscaleSettings,
     ckpt_path = out / CHECKPOINT
     step, history, wall_before = resume(ckpt_path, lambda c: c["settings"], asdict(settings),
                                         _RESUMABLE_CHANGES, net, opt)
+    if not step and settings.init_from:
+        loaded = warm_start(net, settings.init_from)
+        if set(loaded) != {k.rsplit(".", 1)[0] for k in net.state_dict()}:
+            raise ValueError(f"{settings.init_from} does not give every weight of this network "
+                             f"(only {', '.join(loaded)}); check --width and --depth")
+        log.info("initialised from %s", settings.init_from)
     model: torch.nn.Module = net
     if ddp.active:
         model = torch.nn.parallel.DistributedDataParallel(

@@ -218,6 +218,33 @@ def test_training_resumes_exactly_and_loads_weights_only(tmp_path) -> None:
         assert torch.equal(a["model"][k], b["model"][k]), k
 
 
+def test_training_starts_from_a_shipped_onnx(tmp_path) -> None:
+    """`--init-from MODEL.onnx`: the shipped upscaler's checkpoint is not in the repository; its
+    exported weights (initialisers named like the torch modules) start a further run exactly."""
+    import onnx
+    from onnx import numpy_helper
+
+    from engine.images import Picture, save_picture
+    from export.train import load_checkpoint
+    from export.upscale_train import UpscaleSettings, train_upscaler
+
+    photos = tmp_path / "paintings"
+    photos.mkdir()
+    save_picture(Picture(np.random.default_rng(4).random((80, 96, 3), dtype=np.float32)),
+                 photos / "p.png")
+    shipped = ROOT / "engine" / "models" / "upscaler_x4.onnx"
+    common = dict(data=str(photos), steps=1, batch=2, size=32, width=48, depth=4, lr=1e-12,
+                  bf16="off", cache_dir=str(tmp_path / "cache"))
+    train_upscaler(UpscaleSettings(out=str(tmp_path / "ft"), init_from=str(shipped), **common))
+    got = load_checkpoint(tmp_path / "ft" / "upscaler.pt")["model"]
+    for t in onnx.load(str(shipped)).graph.initializer:
+        assert torch.allclose(got[t.name], torch.from_numpy(numpy_helper.to_array(t).copy()),
+                              atol=1e-6), t.name
+    with pytest.raises(ValueError, match="every weight"):
+        train_upscaler(UpscaleSettings(out=str(tmp_path / "wide"), init_from=str(shipped),
+                                       **{**common, "depth": 5}))
+
+
 def test_models_lists_upscalers_apart_from_styles(with_models, capsys) -> None:
     from engine.__main__ import main
 
