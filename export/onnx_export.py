@@ -230,6 +230,14 @@ def export_upscaler(ckpt: dict[str, Any], *, model_id: str, name: str,
                                       for k, v in final_losses(ckpt["history"]).items()},
                      "command": command},
     }
+    if s.get("init_from"):
+        # A further run of an earlier network: keep that network's own training record, read
+        # before this export may overwrite its json.
+        start = Path(s["init_from"])
+        meta["training"]["init_from"] = start.name
+        earlier = start.with_suffix(".json")
+        if start.suffix == ".onnx" and earlier.is_file():
+            meta["training"]["earlier"] = json.loads(earlier.read_text()).get("training")
     from_dict(meta, f"{model_id}.json")
     tmp = out / f"{model_id}.json.part"
     tmp.write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")

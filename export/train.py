@@ -227,8 +227,10 @@ def warm_start(net: torch.nn.Module, checkpoint: str | os.PathLike[str]) -> list
     .onnx (e.g. a `johnson` run into a `light` one: all but the full-resolution ends match).
     Returns the names of the modules that were initialised; the rest keep their fresh
     initialisation."""
-    theirs = _weights(checkpoint)
     mine = net.state_dict()
+    # An exported graph may name them through a wrapper module (DetailGraph's "net.").
+    theirs = {(k if k in mine or "." not in k else k.split(".", 1)[1]): v
+              for k, v in _weights(checkpoint).items()}
     same = {k: v for k, v in theirs.items() if k in mine and mine[k].shape == v.shape}
     if not same:
         raise ValueError(f"{checkpoint} shares no weights with this network "
