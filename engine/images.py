@@ -54,9 +54,12 @@ class Picture:
 
     @property
     def u8(self) -> np.ndarray | None:
-        """The 8-bit RGB (H, W, 3), read-only; None for a float-only picture."""
+        """The 8-bit RGB (H, W, 3), read-only; None for a float-only picture. Made from the
+        Pillow image, which is then let go (Pillow keeps 4 bytes a pixel: 96 MB at 24 MP that a
+        method working in numpy never reads again)."""
         if self._u8 is None and self._pil is not None:
             self._u8 = np.asarray(self._pil)
+            self._pil = None
         return self._u8
 
     @property

@@ -272,7 +272,8 @@ def test_picture_makes_float_only_when_asked() -> None:
     im = Image.fromarray(u8, "RGB")
     q = Picture(pil=im)
     assert q.size == (3, 2) and q.eight_bit and q._u8 is None
-    assert np.array_equal(q.u8, u8) and q.pil is im and np.allclose(q.rgb * 255, u8)
+    assert q.pil is im and np.array_equal(q.u8, u8) and np.allclose(q.rgb * 255, u8)
+    assert q._pil is None and q.size == (3, 2) and np.array_equal(np.asarray(q.pil), u8)
     assert Picture(u8=u8).pil.size == (3, 2)
     with pytest.raises(ValueError):
         Picture(pil=im.convert("L"))
