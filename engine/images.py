@@ -25,6 +25,11 @@ from engine.errors import BadImage, ImageTooLarge
 DEFAULT_MAX_PIXELS = 64_000_000  # about 8000 x 8000; a 24 MP photo fits with room to spare
 
 
+def size_of(pixels: np.ndarray | Image.Image) -> tuple[int, int]:
+    """(width, height) of an (H, W, ...) array or a Pillow image."""
+    return pixels.size if isinstance(pixels, Image.Image) else (pixels.shape[1], pixels.shape[0])
+
+
 class Picture:
     """RGB as float32 (H, W, 3) in 0..1 (`rgb`) and, when the pixels are 8-bit, as uint8 (`u8`)
     and as a Pillow "RGB" image (`pil`); give one or more. Whichever is asked for is made from
@@ -78,10 +83,7 @@ class Picture:
     @property
     def size(self) -> tuple[int, int]:
         """(width, height), like Pillow."""
-        if self._rgb is None and self._u8 is None:
-            return self._pil.size
-        shape = (self._rgb if self._rgb is not None else self._u8).shape
-        return shape[1], shape[0]
+        return size_of(next(p for p in (self._rgb, self._u8, self._pil) if p is not None))
 
     def to_u8(self) -> np.ndarray:
         """The RGB as uint8 (rounded from the float RGB when that is all there is)."""

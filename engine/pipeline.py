@@ -16,7 +16,7 @@ from engine import compose, methods, runtime, upscale
 from engine.cancel import CancelToken, ProgressFn, no_progress
 from engine.contract import JobRequest, Progress, Upscale
 from engine.errors import BadImage
-from engine.images import Picture, resize_gray, resize_rgb
+from engine.images import Picture, resize_gray, resize_rgb, size_of
 from engine.method import MethodInput
 
 UPSCALE_SHARE = 0.1  # of the progress bar, when a result may be upscaled
@@ -62,7 +62,7 @@ def run(
         extras.update({k: Picture(np.clip(v, 0.0, 1.0).astype(np.float32, copy=False))
                        for k, v in result.extras.items()})
     styled = result.rgb
-    w, h = styled.size if isinstance(styled, Image.Image) else styled.shape[1::-1]
+    w, h = size_of(styled)
     size = output_size or (w, h)
     # A method that applies strength itself (in its own terms: the arbitrary network moves its
     # style code) is not blended again here; the mask still composites.

@@ -36,6 +36,8 @@ from typing import Any
 
 import numpy as np
 
+from export.graph_edit import set_nodes
+
 log = logging.getLogger(__name__)
 
 MODEL_ID = "magenta"
@@ -163,19 +165,7 @@ def _fuse_norms(model: Any) -> Any:
     nodes = []
     for n in g.node:
         nodes.extend(replace.get(id(n), [n]))
-    # Drop what nothing needs any more (the old statistics chains).
-    needed = {o.name for o in g.output}
-    kept = []
-    for n in reversed(nodes):
-        if any(o in needed for o in n.output):
-            kept.append(n)
-            needed.update(n.input)
-    del g.node[:]
-    g.node.extend(reversed(kept))
-    used = {i for n in g.node for i in n.input}
-    inits = [t for t in g.initializer if t.name in used]
-    del g.initializer[:]
-    g.initializer.extend(inits)
+    set_nodes(g, nodes)  # and drops the old statistics chains, which nothing needs any more
     log.info("fused %d conditional instance norms", fused)
     return model
 
@@ -197,8 +187,7 @@ def _drop_identity_resizes(model: Any) -> Any:
         for i, name in enumerate(n.input):
             if name in alias:
                 n.input[i] = alias[name]
-    del g.node[:]
-    g.node.extend(keep)
+    set_nodes(g, keep)
     return model
 
 
@@ -261,12 +250,7 @@ def _subpixel_last_conv(model: Any) -> Any:
                          kernel_shape=list(w4.shape[2:])),
         helper.make_node("DepthToSpace", [f"{stem}_out"], [conv.output[0]], blocksize=2,
                          mode="CRD")]
-    del g.node[:]
-    g.node.extend(nodes)
-    used = {i for n in g.node for i in n.input}
-    inits = [t for t in g.initializer if t.name in used]
-    del g.initializer[:]
-    g.initializer.extend(inits)
+    set_nodes(g, nodes)
     return model
 
 

