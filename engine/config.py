@@ -11,7 +11,6 @@ import dataclasses
 import json
 import logging
 import os
-import secrets
 import stat
 import sys
 import typing
@@ -43,6 +42,18 @@ def config_dir() -> Path:
     if sys.platform == "darwin":
         return Path.home() / "Library" / "Application Support" / APP_NAME
     base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / APP_NAME
+
+
+def cache_dir() -> Path:
+    """The per-user cache folder + neural-style: things the engine can always make again (its
+    measured speed, optimised graphs)."""
+    if sys.platform == "win32":
+        base = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
+        return Path(base) / APP_NAME / "cache"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches" / APP_NAME
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / APP_NAME
 
 
@@ -84,6 +95,8 @@ def ensure_token(path: str | os.PathLike[str] | None = None) -> str:
         _tighten_mode(path)
         return token
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    import secrets  # only here: the fast CLI path never makes a token
+
     token = secrets.token_urlsafe(32)
     try:
         # O_EXCL: two engines starting at once must not overwrite each other's secret.

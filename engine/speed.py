@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 from pathlib import Path
+
+from engine import config
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +28,7 @@ MIN_WORK = 2e6  # pixel-iterations; a 512 px default run is about 8e6
 
 
 def cache_file() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "neural-style" / "speed.json"
+    return config.cache_dir() / "speed.json"
 
 
 def _load() -> dict[str, float]:

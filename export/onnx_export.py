@@ -24,8 +24,9 @@ import onnxruntime as ort
 import torch
 from PIL import Image
 
-from engine.fast.metadata import FORMAT, VERSION, from_dict, sha256_file
+from engine.fast.metadata import FORMAT, VERSION, from_dict
 from engine.images import fit_longest_side, load_picture, resize_rgb
+from engine.onnx_files import sha256_file
 from export.train import checkpoint_settings, final_losses, load_checkpoint, model_from_checkpoint
 from export.transformer import STRIDE, TransformerNet
 

@@ -18,16 +18,22 @@ EncodeFn = Callable[[np.ndarray], np.ndarray]
 CACHE_SIZE = 64  # codes are 100 floats: the cache costs nothing, a miss costs ~50 ms
 
 
+# A box shrink by an integer factor first, then Lanczos for the rest, when the picture is at least
+# this many times the target: the box step averages whole pixels (no aliasing) and costs little;
+# Lanczos over the remaining <= 1.3x-2.6x needs few taps. At 1 MP -> 384 px: 4.2 ms against 9.1 ms
+# for Lanczos alone, 44.6 dB apart (Pillow's own `reducing_gap` makes the same trade).
+REDUCING_GAP = 1.3
+
+
 def _box_factor(shape: tuple[int, ...], size: tuple[int, int]) -> int:
-    """The largest integer box-shrink factor that keeps (h, w) `shape` at least twice (w, h)
-    `size`; under 2, none."""
-    return min(shape[0] // size[1], shape[1] // size[0]) // 2
+    """The integer box-shrink factor for (h, w) `shape` towards (w, h) `size` (under 2: none)."""
+    return int(min(shape[0] / size[1], shape[1] / size[0]) / REDUCING_GAP)
 
 
 def shrink(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """The picture at (w, h): an exact box shrink by the largest integer factor that keeps it
-    at least twice the target, then Lanczos (a Lanczos kernel straight from 24 MP to 384 px
-    spans ~50 px per tap: seconds for nothing)."""
+    """The picture at (w, h): an exact box shrink by an integer factor (`REDUCING_GAP`), then
+    Lanczos (a Lanczos kernel straight from 24 MP to 384 px spans ~50 px per tap: seconds for
+    nothing)."""
     from engine.fast.tone import cell_means
 
     k = _box_factor(rgb.shape, size)

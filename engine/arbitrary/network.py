@@ -6,38 +6,25 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from pathlib import Path
 
 import numpy as np
 
-from engine import runtime
+from engine import onnx_files
 from engine.arbitrary.model import ArbitraryModel, Graph
-from engine.errors import BadModel
-from engine.fast.metadata import sha256_file
 
 
 class Network:
     def __init__(self, model: ArbitraryModel, lane: str):
-        import onnxruntime as ort
-
         self.model = model
-        opts = ort.SessionOptions()
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        opts.enable_mem_pattern = False  # steady peak per tile shape (see engine.fast.session)
-        opts.log_severity_level = 3
-        self._enc = self._open(ort, model.path(model.meta.encoder), opts, lane)
-        self._tr = self._open(ort, model.path(model.meta.transformer), opts, lane)
+        self._enc = self._open(model, model.meta.encoder, lane)
+        self._tr = self._open(model, model.meta.transformer, lane)
         self.provider = self._tr.get_providers()[0]
         self.low, self.high = model.meta.range
 
     @staticmethod
-    def _open(ort, path: Path, opts, lane: str):
-        try:
-            return ort.InferenceSession(str(path), sess_options=opts,
-                                        providers=runtime.providers(lane))
-        except Exception as exc:  # onnxruntime raises several unrelated types for bad files
-            raise BadModel(f"{path.name} could not be loaded by onnxruntime "
-                           f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]})") from exc
+    def _open(model: ArbitraryModel, graph: Graph, lane: str):
+        return onnx_files.session(model.path(graph), lane, sha256=graph.sha256,
+                                  model_id=model.id)
 
     def _to_model(self, rgb01: np.ndarray) -> np.ndarray:
         x = rgb01.transpose(2, 0, 1)[None]
@@ -64,32 +51,15 @@ class Network:
         return out
 
 
-_verified: dict[tuple[str, int, int], str] = {}
 _cache: OrderedDict[tuple, Network] = OrderedDict()
 _lock = threading.Lock()
 CACHE_SIZE = 2
 
 
-def _verify(path: Path, graph: Graph, model_id: str) -> None:
-    """A file whose sha256 differs from its json is corrupt or replaced: refuse it."""
-    if graph.sha256 is None:
-        return
-    st = path.stat()
-    key = (str(path), st.st_mtime_ns, st.st_size)
-    with _lock:
-        if _verified.get(key) == graph.sha256:
-            return
-    if sha256_file(path) != graph.sha256:
-        raise BadModel(f"{path.name} does not match the sha256 in {model_id}.json (corrupt or "
-                       "replaced file); convert or install the model again")
-    with _lock:
-        _verified[key] = graph.sha256
-
-
 def network(model: ArbitraryModel, lane: str) -> Network:
+    """The model's two sessions, opened once per file version and lane (each file checked
+    against its sha256 when opened: engine.onnx_files)."""
     files = [model.path(g) for g in (model.meta.encoder, model.meta.transformer)]
-    for path, g in zip(files, (model.meta.encoder, model.meta.transformer), strict=True):
-        _verify(path, g, model.id)
     key = (lane, *((str(p), p.stat().st_mtime_ns) for p in files))
     with _lock:
         if key in _cache:

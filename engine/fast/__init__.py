@@ -7,7 +7,6 @@ mask composite are `engine.pipeline.run`'s job.
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -18,9 +17,8 @@ from engine import runtime
 from engine.cancel import CancelToken, ProgressFn, no_progress
 from engine.compose import keep_colors
 from engine.contract import Device, FastParams, Progress
-from engine.errors import BadModel
 from engine.eta import StagedEta
-from engine.fast.metadata import ModelMeta, sha256_file
+from engine.fast.metadata import ModelMeta
 from engine.fast.registry import ModelInfo, Registry
 from engine.fast.session import OnnxSession, SessionCache
 from engine.fast.tiling import fitted_side, layout, padded_size, run_tiled
@@ -82,8 +80,6 @@ def auto_tile(height: int, width: int, mb_per_mp: float | None = None, *,
 
 _registry = Registry()
 _sessions = SessionCache()
-_verified: dict[tuple[str, int, int], str] = {}
-_verify_lock = threading.Lock()
 
 
 def list_models(kind: str = "style") -> list[ModelInfo]:
@@ -110,23 +106,6 @@ def runtime_info() -> dict[str, Any]:
             "model_dirs": [str(d) for d in _registry.dirs()]}
 
 
-def _verify(path: Path, sha256: str | None, model_id: str) -> None:
-    """A file whose sha256 differs from its json is corrupt or replaced: refuse it."""
-    if sha256 is None:
-        return
-    st = path.stat()
-    key = (str(path), st.st_mtime_ns, st.st_size)
-    with _verify_lock:
-        if _verified.get(key) == sha256:
-            return
-    h = sha256_file(path)
-    if h != sha256:
-        raise BadModel(f"{path.name} does not match the sha256 in {model_id}.json "
-                       "(corrupt or replaced file); re-install the model")
-    with _verify_lock:
-        _verified[key] = h
-
-
 def _fp16_file(model: ModelInfo) -> tuple[Path, str] | None:
     """The model's fp16 variant, when its export measured it as faithful (see export/onnx_export:
     PSNR >= 40 dB against fp32) and the file is there."""
@@ -140,16 +119,16 @@ def _fp16_file(model: ModelInfo) -> tuple[Path, str] | None:
 
 
 def session_for(model: ModelInfo, lane: str) -> OnnxSession:
-    _verify(model.path, model.meta.sha256, model.id)
     m = model.meta
     scale = int(m.extra.get("scale", 1))  # output side / input side: 4 for an upscaler
     # fp16 halves memory traffic on a GPU; onnxruntime's CPU provider has no fast fp16 kernels
     # (measured 2-3x slower), so the CPU always runs the fp32 file.
     variant = _fp16_file(model)
     if variant is not None and lane == runtime.CUDA:
-        _verify(variant[0], variant[1], model.id)
-        return _sessions.get(variant[0], lane, m.range, m.input_name, m.output_name, scale)
-    return _sessions.get(model.path, lane, m.range, m.input_name, m.output_name, scale)
+        return _sessions.get(variant[0], lane, m.range, m.input_name, m.output_name, scale,
+                             sha256=variant[1], model_id=model.id)
+    return _sessions.get(model.path, lane, m.range, m.input_name, m.output_name, scale,
+                         sha256=m.sha256, model_id=model.id)
 
 
 def stylize(content_rgb: np.ndarray, params: FastParams, *, lane: str | None = None,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -161,12 +160,3 @@ def from_dict(data: Any, where: str) -> ModelMeta:
                      output_name=out["name"], layout=inp["layout"], range=rng, stride=stride,
                      fixed_size=fixed, thumbnail_png=thumb, training=training,
                      extra={k: v for k, v in data.items() if k not in known})
-
-
-def sha256_file(path: Path) -> str:
-    """The digest a model's json records for its file (streamed: models can be large)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()

@@ -11,16 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from engine import runtime
+from engine import onnx_files
 from engine.errors import BadModel
 
 log = logging.getLogger(__name__)
-
-
-def _ort():
-    import onnxruntime
-
-    return onnxruntime
 
 
 class OnnxSession:
@@ -28,23 +22,10 @@ class OnnxSession:
     the model's own range (0..1 for ours, 0..255 for the ONNX Model Zoo's)."""
 
     def __init__(self, path: Path, lane: str, value_range: tuple[float, float] = (0.0, 1.0),
-                 input_name: str | None = None, output_name: str | None = None, scale: int = 1):
-        ort = _ort()
+                 input_name: str | None = None, output_name: str | None = None, scale: int = 1,
+                 *, sha256: str | None = None, model_id: str = ""):
         self.path = Path(path)
-        opts = ort.SessionOptions()
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        # Memory patterns pre-plan one block per input shape; with the arena's power-of-two growth
-        # that made the peak erratic (1.1 GB for a 2048x2048 tile, 0.57 GB for 2068x2088). Without
-        # them the peak is steady, <= 160 MB per megapixel for the shipped networks, at the same
-        # speed (benchmarks/fast_memory.py).
-        opts.enable_mem_pattern = False
-        opts.log_severity_level = 3  # onnxruntime's own warnings go to stderr otherwise
-        try:
-            self._sess = ort.InferenceSession(str(self.path), sess_options=opts,
-                                              providers=runtime.providers(lane))
-        except Exception as exc:  # onnxruntime raises several unrelated types for bad files
-            raise BadModel(f"{self.path.name} could not be loaded by onnxruntime "
-                           f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]})") from exc
+        self._sess = onnx_files.session(self.path, lane, sha256=sha256, model_id=model_id)
         inputs, outputs = self._sess.get_inputs(), self._sess.get_outputs()
         if len(inputs) != 1 or not outputs:
             raise BadModel(f"{self.path.name} is not an image-to-image network: it has "
@@ -113,7 +94,7 @@ class SessionCache:
 
     def get(self, path: Path, lane: str, value_range: tuple[float, float],
             input_name: str | None = None, output_name: str | None = None,
-            scale: int = 1) -> OnnxSession:
+            scale: int = 1, *, sha256: str | None = None, model_id: str = "") -> OnnxSession:
         st = path.stat()
         key = (str(path), st.st_mtime_ns, st.st_size, lane, value_range, input_name,
                output_name, scale)
@@ -121,7 +102,8 @@ class SessionCache:
             if key in self._items:
                 self._items.move_to_end(key)
                 return self._items[key]
-        sess = OnnxSession(path, lane, value_range, input_name, output_name, scale)
+        sess = OnnxSession(path, lane, value_range, input_name, output_name, scale,
+                           sha256=sha256, model_id=model_id)
         with self._lock:
             self._items[key] = sess
             while len(self._items) > self.size:
