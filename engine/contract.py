@@ -162,6 +162,20 @@ def _device() -> Any:
 
 # Iterations at the finest scale per quality preset; each coarser scale gets twice as many
 # (engine/gatys/schedule.py). The help text below is written from this table.
+def _stroke_size() -> Any:
+    # engine/working_size.py: both feed-forward methods repaint at a working size
+    return param(1.0, "Brush-stroke size: the photo is repainted at 1/stroke_size of its "
+                      "resolution and brought back to full size with its own fine detail "
+                      "(1 = full resolution, finest strokes).",
+                 min=1.0, max=8.0, label="Stroke size")
+
+
+def _working_size() -> Any:
+    return param(0, "Longest side, in pixels, the network repaints at; 0 follows the stroke "
+                    "size. The result is always the photo's size.",
+                 min=0, max=16384, label="Working size (px)", advanced=True)
+
+
 QUALITY_ITERATIONS = {Quality.DRAFT: 12, Quality.NORMAL: 25, Quality.HIGH: 60}
 
 
@@ -248,7 +262,9 @@ class GatysParams:
 class FastParams:
     model: str = param("starry_night", "Id of an installed fast style network.", label="Style")
     strength: float = _strength()
+    stroke_size: float = _stroke_size()
     keep_colors: bool = _keep_colors()
+    working_size: int = _working_size()
     tile: int = _tile()
     device: Device = _device()
 
@@ -260,15 +276,10 @@ class ArbitraryParams:
 
     strength: float = _strength("How much of the painting's style: interpolates the style code "
                                 "from the photo's own (0 = the photo) to the painting's (1).")
-    stroke_size: float = param(1.0, "Brush-stroke size: the photo is repainted at 1/stroke_size "
-                                    "of its resolution and brought back to full size with its "
-                                    "own fine detail (1 = full resolution, finest strokes).",
-                               min=1.0, max=8.0, label="Stroke size")
+    stroke_size: float = _stroke_size()
     style_weights: tuple[float, ...] = _style_weights()
     keep_colors: bool = _keep_colors()
-    working_size: int = param(0, "Longest side, in pixels, the network repaints at; 0 follows "
-                                 "the stroke size. The result is always the photo's size.",
-                              min=0, max=16384, label="Working size (px)", advanced=True)
+    working_size: int = _working_size()
     style_size: int = param(0, "Side, in pixels, the painting is read at (its shorter side); "
                                "larger reads finer texture. 0 follows the picture: 0.6 of the "
                                "working size's shorter side, 256 to 512.",

@@ -216,9 +216,11 @@ def _weights(source: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
         import onnx
         from onnx import numpy_helper
 
+        from export.transformer import undeploy_weights
+
         graph = onnx.load(str(source)).graph
-        return {t.name: torch.from_numpy(numpy_helper.to_array(t).copy())
-                for t in graph.initializer}
+        return undeploy_weights({t.name: torch.from_numpy(numpy_helper.to_array(t).copy())
+                                 for t in graph.initializer})
     return load_checkpoint(source)["model"]
 
 

@@ -125,6 +125,45 @@ class PhaseUpsampleConv(nn.Module):
         return self.after(F.pixel_shuffle(y, 2))
 
 
+def _phase_map() -> torch.Tensor:
+    """(36, 9): how PhaseUpsampleConv spreads a 3x3 kernel's taps over its four phase kernels."""
+    a = torch.zeros(2, 2, 3, 3, 9)
+    for py, rows in enumerate(_PHASE_OFFSETS):
+        for px, cols in enumerate(_PHASE_OFFSETS):
+            for ky, oy in enumerate(rows):
+                for kx, ox in enumerate(cols):
+                    a[py, px, oy + 1, ox + 1, ky * 3 + kx] += 1.0
+    return a.reshape(36, 9)
+
+
+def undeploy_weights(named: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Weights of a deployed (exported) network under the training network's names: each phase
+    convolution back to the one 3x3 kernel it was made from (exactly: the map is injective) and
+    its norm back under `conv.2`. What lets a shipped .onnx, whose checkpoint was never kept, be
+    trained further (`python -m export train --init-from MODEL.onnx`)."""
+    out = dict(named)
+    inverse = torch.linalg.pinv(_phase_map().double())
+    for name in [n for n in named if n.startswith("decoder.") and n.endswith(".conv.weight")]:
+        prefix = name[: -len("conv.weight")]  # "decoder.N."
+        w = named[name]
+        if w.ndim != 4 or w.shape[0] % 4:
+            continue
+        c_out, c_in = w.shape[0] // 4, w.shape[1]
+        phases = w.reshape(c_out, 2, 2, c_in, 3, 3).permute(0, 3, 1, 2, 4, 5).reshape(
+            c_out, c_in, 36)
+        k = (phases.double() @ inverse.T).reshape(c_out, c_in, 3, 3).to(w.dtype)
+        del out[name]
+        out[prefix + "conv.1.weight"] = k
+        bias = out.pop(prefix + "conv.bias", None)
+        if bias is not None:
+            out[prefix + "conv.1.bias"] = bias.reshape(c_out, 4)[:, 0].clone()
+        for part in ("weight", "bias"):
+            norm = out.pop(prefix + "after.0." + part, None)
+            if norm is not None:
+                out[prefix + "conv.2." + part] = norm
+    return out
+
+
 class TransformerNet(nn.Module):
     def __init__(self, config: TransformerConfig | None = None):
         super().__init__()

@@ -15,16 +15,9 @@ from PIL import Image
 from engine import pipeline
 from engine.__main__ import main
 from engine.arbitrary import model as models
-from engine.arbitrary.codes import CodeCache, at_side, blend, shrink, shrink_u8, towards
+from engine.arbitrary.codes import CodeCache, at_side, blend, towards
 from engine.arbitrary.network import network
-from engine.arbitrary.transfer import (
-    CODES,
-    METHOD,
-    style_side,
-    with_detail,
-    with_detail_u8,
-    working_shape,
-)
+from engine.arbitrary.transfer import CODES, METHOD, style_side
 from engine.cancel import CancelToken
 from engine.compose import luminance
 from engine.contract import (
@@ -38,8 +31,10 @@ from engine.contract import (
     schema,
 )
 from engine.errors import BadModel, UnknownModel
+from engine.fast.lattice import remove_lattice
 from engine.images import Picture, load_picture, save_picture, to_pil, unit_to_u8
 from engine.method import MethodInput
+from engine.working_size import shrink, shrink_u8, with_detail, with_detail_u8, working_shape
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGED = ROOT / "engine" / "models"
@@ -141,7 +136,7 @@ def test_strength_end_points(magenta) -> None:
     net = network(magenta, "cpu")
     side = style_side(ArbitraryParams(), magenta.meta.style_side, photo.shape[:2])
     code = net.encode(at_side(painting, side))
-    direct = net.transform(photo, code)
+    direct = remove_lattice(net.transform(photo, code), magenta.meta.stride)
     assert np.abs(full - direct).max() < 1e-4
     half = ArbitraryParams(strength=0.5)
     alone = _run(half, photo, [painting])

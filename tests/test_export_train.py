@@ -165,3 +165,37 @@ def test_checkpoints_from_before_layout_resume_as_johnson(folders, tmp_path):
     assert resumed.steps == 2
     with pytest.raises(ValueError, match="layout"):
         train(_settings(folders, tmp_path / "old", steps=3, layout="light", preview_every=0))
+
+
+def test_a_shipped_onnx_network_is_trained_further_from_its_exact_weights():
+    """`--init-from engine/models/ID.onnx`: the exported graph's phase convolutions are turned
+    back into the training network's 3x3 kernels (export.transformer.undeploy_weights), so the
+    warm-started torch network computes what the shipped file does."""
+    from pathlib import Path
+
+    import onnxruntime as ort
+
+    from export.train import warm_start
+    from export.transformer import TransformerConfig, TransformerNet, undeploy_weights
+
+    torch.manual_seed(0)
+    net = TransformerNet(TransformerConfig(width=4, depth=1, layout="light"))
+    for m in net.modules():  # non-trivial norms, so a mix-up of names would show
+        if isinstance(m, torch.nn.InstanceNorm2d) and m.affine:
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.2, 0.2)
+    back = undeploy_weights(dict(net.deploy().state_dict()))
+    assert set(back) == set(net.state_dict())
+    for k, v in net.state_dict().items():
+        torch.testing.assert_close(back[k], v, rtol=0, atol=1e-6)
+
+    shipped = Path(__file__).resolve().parents[1] / "engine" / "models" / "starry_night.onnx"
+    fresh = TransformerNet(TransformerConfig(width=8, depth=3, layout="light"))
+    assert len(warm_start(fresh, shipped)) == len({k.rsplit(".", 1)[0]
+                                                   for k in fresh.state_dict()})
+    x = torch.rand(1, 3, 48, 64)
+    sess = ort.InferenceSession(str(shipped), providers=["CPUExecutionProvider"])
+    want = sess.run(None, {sess.get_inputs()[0].name: x.numpy()})[0]
+    with torch.no_grad():
+        got = fresh.eval()(x).numpy()
+    assert np.abs(got - want).max() < 1e-5

@@ -12,44 +12,11 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from PIL import Image
 
-from engine.images import resize_rgb, size_of
+from engine.images import size_of
+from engine.working_size import shrink, shrink_u8
 
 EncodeFn = Callable[[np.ndarray], np.ndarray]
 CACHE_SIZE = 64  # codes are 100 floats: the cache costs nothing, a miss costs ~50 ms
-
-
-# A box shrink by an integer factor first, then Lanczos for the rest, when the picture is at least
-# this many times the target: the box step averages whole pixels (no aliasing) and costs little;
-# Lanczos over the remaining <= 1.3x-2.6x needs few taps. At 1 MP -> 384 px: 4.2 ms against 9.1 ms
-# for Lanczos alone, 44.6 dB apart (Pillow's own `reducing_gap` makes the same trade).
-REDUCING_GAP = 1.3
-
-
-def _box_factor(shape: tuple[int, ...], size: tuple[int, int]) -> int:
-    """The integer box-shrink factor for (h, w) `shape` towards (w, h) `size` (under 2: none)."""
-    return int(min(shape[0] / size[1], shape[1] / size[0]) / REDUCING_GAP)
-
-
-def shrink(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """The picture at (w, h): an exact box shrink by an integer factor (`REDUCING_GAP`), then
-    Lanczos (a Lanczos kernel straight from 24 MP to 384 px spans ~50 px per tap: seconds for
-    nothing)."""
-    from engine.fast.tone import cell_means
-
-    k = _box_factor(rgb.shape, size)
-    if k >= 2:
-        rgb = cell_means(rgb, 0, 0, k).astype(np.float32)
-    return resize_rgb(rgb, size)
-
-
-def shrink_u8(photo: np.ndarray | Image.Image, size: tuple[int, int]) -> np.ndarray:
-    """`shrink` for an 8-bit photo (an array or a Pillow RGB image): the box shrink in 8 bits
-    (Pillow's `reduce`), then Lanczos, as float; no full-size float copy is made."""
-    im = photo if isinstance(photo, Image.Image) else Image.fromarray(photo, "RGB")
-    k = _box_factor((im.height, im.width), size)
-    if k >= 2:
-        im = im.reduce(k)
-    return np.asarray(im.resize(size, Image.Resampling.LANCZOS), np.float32) * np.float32(1 / 255)
 
 
 def at_side(picture: np.ndarray | Image.Image, side: int) -> np.ndarray:

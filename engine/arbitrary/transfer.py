@@ -22,20 +22,21 @@ import math
 import time
 
 import numpy as np
-from PIL import Image, ImageChops
 
 from engine.arbitrary import model as models
-from engine.arbitrary.codes import CodeCache, blend, shrink, shrink_u8, towards
+from engine.arbitrary.codes import CodeCache, blend, towards
 from engine.arbitrary.network import network
 from engine.cancel import CancelToken, ProgressFn
-from engine.compose import keep_colors, luminance
+from engine.compose import keep_colors
 from engine.contract import ArbitraryParams, Progress
 from engine.errors import BadImage
 from engine.fast import OVERLAP, auto_tile, one_piece_pixels
+from engine.fast.lattice import remove_lattice
 from engine.fast.tiling import MIN_SIDE, plan, round_up, run_tiled
 from engine.fast.tone import REFERENCE_PIXELS, ToneMatch
-from engine.images import size_of, unit_to_u8
+from engine.images import size_of
 from engine.method import MethodInput, MethodResult
+from engine.working_size import shrink, shrink_u8, with_detail, with_detail_u8, working_shape
 
 log = logging.getLogger(__name__)
 
@@ -60,64 +61,6 @@ def style_side(params: ArbitraryParams, model_side: int, work_shape: tuple[int, 
         return params.style_size
     auto = round(AUTO_STYLE_RATIO * min(work_shape))
     return max(model_side, min(AUTO_STYLE_MAX, auto))
-
-
-def working_shape(h: int, w: int, params: ArbitraryParams) -> tuple[int, int]:
-    """(h, w) the network repaints at: `working_size` when set, else 1/stroke_size of the
-    photo; never larger than the photo."""
-    if params.working_size:
-        s = min(1.0, params.working_size / max(h, w))
-    else:
-        s = 1.0 / params.stroke_size
-    return max(MIN_SIDE, min(h, round(h * s))), max(MIN_SIDE, min(w, round(w * s)))
-
-
-DETAIL_OFFSET = 128  # the signed detail in 8 bits (with_detail_u8)
-
-
-def _enlarged(styled_small: np.ndarray, size: tuple[int, int]) -> Image.Image:
-    """The repainted working-size image brought to (w, h) = `size` in 8 bits (the result is
-    8-bit in the end anyway). Bicubic, not Lanczos: at these 4-16x enlargements the extra lobes
-    add only ringing and 0.15 s at 24 MP; the sharpness comes from the photo's detail."""
-    small8 = Image.fromarray(unit_to_u8(styled_small), "RGB")
-    return small8.resize(size, Image.Resampling.BICUBIC)
-
-
-def with_detail(styled_small: np.ndarray, photo: np.ndarray, work: np.ndarray) -> np.ndarray:
-    """The repainted working-size image at the photo's size, plus the photo's luminance detail
-    above the working resolution (what the low-resolution pass could not see): the photo's
-    luminance minus that of `work` (the photo at the working size) brought back up. For a float
-    photo; an 8-bit one goes through `with_detail_u8`, which makes the same sum."""
-    h, w = photo.shape[:2]
-    up = np.asarray(_enlarged(styled_small, (w, h)), np.float32)
-    up *= np.float32(1 / 255)
-    blurred = Image.fromarray(luminance(work).astype(np.float32), "F").resize(
-        (w, h), Image.Resampling.BILINEAR)
-    detail = luminance(photo).astype(np.float32)
-    detail -= np.asarray(blurred, np.float32)
-    up += detail[..., None]
-    np.clip(up, 0.0, 1.0, out=up)
-    return up
-
-
-def with_detail_u8(styled_small: np.ndarray, photo: Image.Image, work: np.ndarray) -> Image.Image:
-    """`with_detail` for an 8-bit photo (a Pillow RGB image), in Pillow's 8-bit operations, with
-    no full-size float or numpy array. Pillow's arithmetic saturates at 0 and 255, so the
-    signed detail is stored offset by 128: detail beyond +-127 levels (a highlight of a few
-    pixels far brighter than its surroundings) is clipped there; on a 24 MP test photo that
-    changed 4 pixels in 24 million, by at most 3 levels. Otherwise the same sum, rounded. At
-    24 MP: 0.57 s, against 1.0 s for it in numpy int16 with the two numpy copies it needed, and
-    0.74 s for an exact variant (the detail's positive and negative parts in two passes); all
-    measured on the 2-core CPU. Tried and slower: the sum on the luma of YCbCr alone (the colour
-    conversions cost more than the two channels saved)."""
-    w, h = photo.size
-    up = _enlarged(styled_small, (w, h))
-    blurred = Image.fromarray(unit_to_u8(luminance(work)), "L").resize(
-        (w, h), Image.Resampling.BILINEAR)
-    # Pillow's "L" is the same Rec. 601 luma as compose.luminance, rounded.
-    detail = ImageChops.subtract(photo.convert("L"), blurred, 1.0, DETAIL_OFFSET)
-    del blurred
-    return ImageChops.add(up, Image.merge("RGB", (detail, detail, detail)), 1.0, -DETAIL_OFFSET)
 
 
 class ArbitraryMethod:
@@ -168,7 +111,8 @@ class ArbitraryMethod:
                            min(round_up(OVERLAP, stride), round_up(tile, stride) // 2), stride))
 
         def run_one(rgb: np.ndarray) -> np.ndarray:
-            return net.transform(rgb, code)
+            # Tiles start on the network's grid: one phase of its stride lattice per tile.
+            return remove_lattice(net.transform(rgb, code), stride)
 
         def on_tile(done: int, total: int) -> None:
             progress(Progress(done / total, f"tile {done}/{total}", iteration=done,

@@ -33,8 +33,10 @@ from engine.errors import BadImage
 PROG = "python -m engine stylize"
 # FastParams flags that share a name with a Gatys flag: one flag serves both methods.
 SHARED = ("strength", "keep_colors", "device")
+# FastParams flags of the feed-forward networks only (-m and --fast), not of Gatys.
+NETWORK_ONLY = ("tile", "stroke_size", "working_size")
 # ArbitraryParams flags that already exist for Gatys or -m; `model` is --network.
-ARBITRARY_SHARED = (*SHARED, "style_weights", "tile")
+ARBITRARY_SHARED = (*SHARED, *NETWORK_ONLY, "style_weights")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -55,7 +57,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     g = p.add_argument_group("Gatys options")
     add_flags(g, GatysParams)
-    f = p.add_argument_group("fast network options (with -m)")
+    f = p.add_argument_group("feed-forward network options (with -m or --fast)")
     add_flags(f, FastParams, skip=("model", *SHARED))
     a = p.add_argument_group("any-painting network options (with --fast)")
     add_flags(a, ArbitraryParams, skip=("model", *ARBITRARY_SHARED))
@@ -92,9 +94,9 @@ def _request(args: argparse.Namespace) -> JobRequest:
         name = arbitrary_only[0] if arbitrary_only else "network"
         raise ParamError(name, "only applies to the any-painting network (--fast)")
     if args.model is None:
-        bad = [f"--{n.replace('_', '-')}" for n in ("tile",) if getattr(args, n) is not None]
+        bad = [n for n in NETWORK_ONLY if getattr(args, n) is not None]
         if bad:
-            raise ParamError(bad[0][2:], "only applies to fast networks (-m MODEL)")
+            raise ParamError(bad[0], "only applies to fast networks (-m MODEL or --fast)")
         if not args.style:
             raise ParamError("style", "give at least one style image with -s STYLE "
                                       "(or a fast network with -m MODEL)")
@@ -106,7 +108,7 @@ def _request(args: argparse.Namespace) -> JobRequest:
         raise ParamError(gatys_only[0], "only applies to Gatys optimisation, not to -m MODEL")
     if args.style:
         raise ParamError("style", "a fast network has its style built in; drop -s or -m")
-    given = {n: getattr(args, n) for n in (*SHARED, "tile") if getattr(args, n) is not None}
+    given = {n: getattr(args, n) for n in (*SHARED, *NETWORK_ONLY) if getattr(args, n) is not None}
     from engine.contract import params_from_dict
 
     return JobRequest(Method.FAST, params_from_dict(FastParams, {"model": args.model, **given}))

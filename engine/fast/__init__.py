@@ -18,12 +18,15 @@ from engine.cancel import CancelToken, ProgressFn, no_progress
 from engine.compose import keep_colors
 from engine.contract import Device, FastParams, Progress
 from engine.eta import StagedEta
+from engine.fast.lattice import remove_lattice
 from engine.fast.metadata import ModelMeta
 from engine.fast.registry import ModelInfo, Registry
 from engine.fast.session import OnnxSession, SessionCache
 from engine.fast.tiling import fitted_side, layout, padded_size, run_tiled
 from engine.fast.tone import REFERENCE_PIXELS, ToneMatch
+from engine.images import Picture
 from engine.method import MethodInput, MethodResult
+from engine.working_size import shrink, shrink_u8, with_detail, with_detail_u8, working_shape
 
 __all__ = ["ModelInfo", "list_models", "scan_models", "get_model", "stylize", "runtime_info",
            "AUTO_TILE", "auto_tile", "memory_per_megapixel", "OVERLAP"]
@@ -131,17 +134,30 @@ def session_for(model: ModelInfo, lane: str) -> OnnxSession:
                          sha256=m.sha256, model_id=model.id)
 
 
-def stylize(content_rgb: np.ndarray, params: FastParams, *, lane: str | None = None,
+def stylize(content: np.ndarray | Picture, params: FastParams, *, lane: str | None = None,
             progress: ProgressFn = no_progress,
             cancel: CancelToken | None = None) -> MethodResult:
-    """Styled (H, W, 3) float32 at the content's own size. `lane` defaults to what
+    """Styled at the content's own size: float32 (H, W, 3), or an 8-bit Pillow image when an
+    8-bit photo was repainted at a smaller working size (`stroke_size`, `working_size`: see
+    engine/working_size.py) and nothing after needs float. `lane` defaults to what
     `params.device` picks here (engine.runtime.lane)."""
     cancel = cancel or CancelToken()
     t0 = time.perf_counter()
+    picture = content if isinstance(content, Picture) else Picture(content)
     model = _registry.get(params.model)
     sess = session_for(model, lane or runtime.lane(params.device, runtime.ONNX))
     fixed = sess.fixed_size or model.meta.fixed_size
-    h, w = content_rgb.shape[:2]
+    full_w, full_h = picture.size
+    wh, ww = (full_h, full_w) if fixed is not None else working_shape(full_h, full_w, params)
+    smaller = (wh, ww) != (full_h, full_w)
+    # An 8-bit photo repainted smaller stays 8-bit from the file to the result (as the
+    # any-painting network's): no full-size float copy is made.
+    eight_bit = smaller and picture.eight_bit and not params.keep_colors
+    if eight_bit:
+        work = shrink_u8(picture.pil, (ww, wh))
+    else:
+        work = shrink(picture.rgb, (ww, wh)) if smaller else picture.rgb
+    h, w = work.shape[:2]
     mb_per_mp = memory_per_megapixel(model.meta)
     tile = params.tile or auto_tile(h, w, mb_per_mp, stride=model.meta.stride)
     stride = model.meta.stride
@@ -161,28 +177,38 @@ def stylize(content_rgb: np.ndarray, params: FastParams, *, lane: str | None = N
         cancel.raise_if_cancelled()
 
     cancel.raise_if_cancelled()
-    content = content_rgb.astype(np.float32, copy=False)
+    work = work.astype(np.float32, copy=False)
+
+    def run_net(tile_rgb: np.ndarray) -> np.ndarray:
+        # Tiles start on the network's grid, so its stride lattice has one phase per tile.
+        out = sess.run(tile_rgb)
+        return out if fixed is not None else remove_lattice(out, stride)
+
     tone = None
     if n_tiles is not None and n_tiles > 1:
         # One low-resolution run of the whole photo sets the tone every tile is matched to.
         def whole(img: np.ndarray) -> np.ndarray:
-            return run_tiled(img, sess.run, tile=max(img.shape[:2]), overlap=overlap,
+            return run_tiled(img, run_net, tile=max(img.shape[:2]), overlap=overlap,
                              stride=stride)
 
         # The reference is one piece: no bigger than a tile may be (memory), nor than 1 MP,
         # counted as the network sees it (padded).
         pixels = min(REFERENCE_PIXELS, cut.tile ** 2, one_piece_pixels(mb_per_mp))
-        tone = ToneMatch(content, whole, reference_pixels=pixels,
+        tone = ToneMatch(work, whole, reference_pixels=pixels,
                          run_size=lambda rh, rw: padded_size(rh, rw, stride))
         cancel.raise_if_cancelled()
     timer.steps_begin(0)
-    styled = run_tiled(content, sess.run, on_tile=on_tile, cut=cut,
+    styled = run_tiled(work, run_net, on_tile=on_tile, cut=cut,
                        adjust=tone.tile if tone is not None else None)
+    if eight_bit:
+        styled = with_detail_u8(styled, picture.pil, work)
+    elif smaller:
+        styled = with_detail(styled, picture.rgb, work)
     if params.keep_colors:
-        styled = keep_colors(styled, content_rgb)
+        styled = keep_colors(styled, picture.rgb)
     info = {"model": model.id, "model_name": model.name, "provider": sess.provider,
             "device": "cuda" if sess.provider.startswith("CUDA") else "cpu",
-            "tile": cut.tile,
+            "tile": cut.tile, "working_size": [ww, wh],
             "tiles": n_tiles, "tone_matched": tone is not None,
             "fast_seconds": round(time.perf_counter() - t0, 3)}
     return MethodResult(styled, info)
@@ -194,7 +220,7 @@ class FastMethod:
 
     def run(self, params: FastParams, inputs: MethodInput, *, lane: str, progress: ProgressFn,
             cancel: CancelToken) -> MethodResult:
-        return stylize(inputs.content, params, lane=lane, progress=progress, cancel=cancel)
+        return stylize(inputs.photo, params, lane=lane, progress=progress, cancel=cancel)
 
 
 METHOD = FastMethod()
