@@ -262,11 +262,12 @@ class GatysParams:
 class FastParams:
     model: str = param("starry_night", "Id of an installed fast style network.", label="Style")
     strength: float = _strength()
-    stroke_size: float = _stroke_size()
     keep_colors: bool = _keep_colors()
-    working_size: int = _working_size()
     tile: int = _tile()
     device: Device = _device()
+    # Last: GIMP 2.10 scripts pass the procedure's arguments by position.
+    stroke_size: float = _stroke_size()
+    working_size: int = _working_size()
 
 
 @dataclass(frozen=True)

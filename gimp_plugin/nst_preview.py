@@ -46,8 +46,8 @@ def preview_job(method, params, n_styles, any_painting="arbitrary"):
     `params` are the run's own params for `method` (for Fast Neural Style: as nst_host.fast_job
     made them, so `method` is "fast" or the any-painting method)."""
     if method == "fast":
-        return "fast", dict(_pick(params, ("model", "strength", "keep_colors")), tile=0), \
-            "preview"
+        own = _pick(params, ("model", "strength", "keep_colors", "stroke_size"))
+        return "fast", dict(own, tile=0), "preview"
     if not n_styles:
         what = "reference picture" if method == "analogy" else "style painting"
         return None, None, "Choose a %s to see a preview." % what

@@ -27,9 +27,11 @@ def test_preview_size_keeps_aspect_and_never_upscales():
 def test_fast_preview_uses_the_network_untiled():
     method, params, label = nst_preview.preview_job(
         "fast", {"model": "udnie", "strength": 0.5, "keep_colors": True, "tile": 512,
-                 "device": "cuda"}, 0)
+                 "device": "cuda", "stroke_size": 2.0, "working_size": 3000}, 0)
     assert method == "fast" and label == "preview"
-    assert params == {"model": "udnie", "strength": 0.5, "keep_colors": True, "tile": 0}
+    # The stroke size as chosen; the working size is the run's (the preview is small already).
+    assert params == {"model": "udnie", "strength": 0.5, "keep_colors": True, "stroke_size": 2.0,
+                      "tile": 0}
 
 
 def test_any_painting_preview_keeps_its_stroke_size():
