@@ -59,7 +59,7 @@ def main() -> int:
         save_picture(Picture(resize_rgb(pic.rgb, fit_longest_side(pic.size, args.size))), small)
         inputs.append(small)
     score = scorer(args.size)
-    pairs = []
+    pairs = []  # (current id, id, painting)
     for mid in args.models.split(","):
         painting = SHARED / "images" / "style" / fast.get_model(mid).metadata["training"][
             "style_image"]
@@ -68,20 +68,22 @@ def main() -> int:
             pairs.append((mid, args.prefix + mid, painting))
     rows = []
     with open(args.out, "a") as out:
-        for base, mid, painting in pairs:
-            for photo in inputs:
-                t0 = time.perf_counter()
-                styled = fast.stylize(load_picture(photo), FastParams(model=mid)).rgb
-                dest = work / f"{photo.stem}.{mid}.png"
-                save_picture(Picture(styled) if not hasattr(styled, "mode")
-                             else Picture(pil=styled), dest)
-                r = {"photo": photo.name, "model": mid, "base": base, "painting": painting.name,
-                     **score(str(photo), str(painting), str(dest)),
-                     "seconds": round(time.perf_counter() - t0, 1)}
-                rows.append(r)
-                out.write(json.dumps(r) + "\n")
-                out.flush()
-                print(json.dumps(r), flush=True)
+        for base in dict.fromkeys(b for b, _, _ in pairs):
+            for photo in inputs:  # both networks per photo: the yardstick's reference is shared
+                for _, mid, painting in (p for p in pairs if p[0] == base):
+                    t0 = time.perf_counter()
+                    styled = fast.stylize(load_picture(photo), FastParams(model=mid)).rgb
+                    dest = work / f"{photo.stem}.{mid}.png"
+                    save_picture(Picture(styled) if not hasattr(styled, "mode")
+                                 else Picture(pil=styled), dest)
+                    r = {"photo": photo.name, "model": mid, "base": base,
+                         "painting": painting.name,
+                         **score(str(photo), str(painting), str(dest)),
+                         "seconds": round(time.perf_counter() - t0, 1)}
+                    rows.append(r)
+                    out.write(json.dumps(r) + "\n")
+                    out.flush()
+                    print(json.dumps(r), flush=True)
     summary = {}
     for _, mid, _ in pairs:
         got = [r for r in rows if r["model"] == mid]

@@ -197,6 +197,18 @@ def training_summary(ckpt: dict[str, Any], command: str | None) -> dict[str, Any
 UPSCALER_PARITY_SIZES = ((23, 37), (40, 28))  # (h, w) of the low-resolution input
 
 
+def keep_earlier(training: dict[str, Any], init_from: str | None) -> None:
+    """A further run of an earlier network (`--init-from ID.onnx`): record where it started and
+    keep that network's own training record, read before this export may overwrite its json."""
+    if not init_from:
+        return
+    start = Path(init_from)
+    training["init_from"] = start.name
+    earlier = start.with_suffix(".json")
+    if start.suffix == ".onnx" and earlier.is_file():
+        training["earlier"] = json.loads(earlier.read_text()).get("training")
+
+
 def export_upscaler(ckpt: dict[str, Any], *, model_id: str, name: str,
                     out_dir: str | os.PathLike[str], command: str | None = None
                     ) -> dict[str, Any]:
@@ -231,14 +243,7 @@ def export_upscaler(ckpt: dict[str, Any], *, model_id: str, name: str,
                                       for k, v in final_losses(ckpt["history"]).items()},
                      "command": command},
     }
-    if s.get("init_from"):
-        # A further run of an earlier network: keep that network's own training record, read
-        # before this export may overwrite its json.
-        start = Path(s["init_from"])
-        meta["training"]["init_from"] = start.name
-        earlier = start.with_suffix(".json")
-        if start.suffix == ".onnx" and earlier.is_file():
-            meta["training"]["earlier"] = json.loads(earlier.read_text()).get("training")
+    keep_earlier(meta["training"], s.get("init_from"))
     from_dict(meta, f"{model_id}.json")
     tmp = out / f"{model_id}.json.part"
     tmp.write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
@@ -401,8 +406,10 @@ def export_checkpoint(checkpoint: str | os.PathLike[str], *, model_id: str, name
         probe = tmp_dir / f"{model_id}.onnx"
         write_onnx(net, probe)
         extra["variants"] = {"fp16": fp16_variant(net, probe, photo)}
+    training = training_summary(ckpt, command)
+    keep_earlier(training, ckpt["settings"].get("init_from"))
     return export_network(net, out_dir, model_id=model_id, name=name, thumbnail_rgb=photo,
-                          training=training_summary(ckpt, command), extra=extra)
+                          training=training, extra=extra)
 
 
 def untrained(width: int = 4, depth: int = 1, seed: int = 0,
