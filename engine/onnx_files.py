@@ -18,6 +18,7 @@ are always ones that passed the check.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -66,6 +67,7 @@ def cache_folder() -> Path:
     return config.cache_dir() / "graphs"
 
 
+@functools.cache
 def _machine() -> str:
     """What an optimised CPU graph depends on besides onnxruntime: the CPU's model and
     instruction-set flags (AVX2 and AVX-512 machines get different blocked layouts)."""
@@ -134,9 +136,8 @@ def session(path: Path, lane: str, *, sha256: str | None = None, model_id: str =
     cached = _cache_path(path, sha256, ort.__version__)
     if cached.is_file():
         try:
-            return ort.InferenceSession(str(cached), sess_options=_options(ort, optimise=False),
-                                        providers=runtime.providers(lane))
-        except Exception as exc:  # unreadable or truncated: make it again from the source
+            return _open(ort, cached, _options(ort, optimise=False), lane)
+        except BadModel as exc:  # unreadable or truncated: make it again from the source
             log.warning("optimised graph %s unusable (%s); rebuilding it", cached.name, exc)
             cached.unlink(missing_ok=True)
     verify(path, sha256, model_id)

@@ -112,3 +112,21 @@ def with_detail_u8(styled_small: np.ndarray, photo: Image.Image, work: np.ndarra
     detail = ImageChops.subtract(photo.convert("L"), blurred, 1.0, DETAIL_OFFSET)
     del blurred
     return ImageChops.add(up, Image.merge("RGB", (detail, detail, detail)), 1.0, -DETAIL_OFFSET)
+
+
+def working_copy(photo: np.ndarray | Image.Image, size: tuple[int, int]) -> np.ndarray:
+    """The photo at (w, h) `size`, as float: an 8-bit Pillow photo without a full-size float
+    copy (`shrink_u8`), a float one as it is when it already has that size."""
+    if isinstance(photo, Image.Image):
+        return shrink_u8(photo, size)
+    return photo if (photo.shape[1], photo.shape[0]) == size else shrink(photo, size)
+
+
+def back_to_size(styled_small: np.ndarray, photo: np.ndarray | Image.Image,
+                 work: np.ndarray) -> np.ndarray | Image.Image:
+    """The repainted working copy at the photo's size with the photo's detail: in 8 bits for a
+    Pillow photo (`with_detail_u8`), else in float (`with_detail`)."""
+    if isinstance(photo, Image.Image):
+        return with_detail_u8(styled_small, photo, work)
+    return with_detail(styled_small, photo, work)
+

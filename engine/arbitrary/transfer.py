@@ -36,7 +36,7 @@ from engine.fast.tiling import MIN_SIDE, plan, round_up, run_tiled
 from engine.fast.tone import REFERENCE_PIXELS, ToneMatch
 from engine.images import size_of
 from engine.method import MethodInput, MethodResult
-from engine.working_size import shrink, shrink_u8, with_detail, with_detail_u8, working_shape
+from engine.working_size import back_to_size, working_copy, working_shape
 
 log = logging.getLogger(__name__)
 
@@ -100,10 +100,8 @@ class ArbitraryMethod:
             code = towards(CODES.code(key, photo, side, net.encode), code, params.strength)
         code_s = time.perf_counter() - t_code
 
-        if eight_bit:
-            work = shrink_u8(pil, (ww, wh))
-        else:
-            work = photo if (wh, ww) == (h, w) else shrink(photo, (ww, wh))
+        source = pil if eight_bit else photo
+        work = working_copy(source, (ww, wh))
         stride = model.meta.stride
         tile = params.tile or auto_tile(wh, ww, model.meta.memory_mb_per_mp, stride=stride)
         n_tiles = len(plan(round_up(max(wh, MIN_SIDE), stride),
@@ -132,10 +130,8 @@ class ArbitraryMethod:
             cancel.raise_if_cancelled()
         styled = run_tiled(work, run_one, tile=tile, overlap=OVERLAP, stride=stride,
                            on_tile=on_tile, adjust=tone.tile if tone is not None else None)
-        if eight_bit:
-            styled = with_detail_u8(styled, pil, work)
-        elif (wh, ww) != (h, w):
-            styled = with_detail(styled, photo, work)
+        if (wh, ww) != (h, w):
+            styled = back_to_size(styled, source, work)
         if params.keep_colors:
             styled = keep_colors(styled, photo)
         if params.strength < 1.0:

@@ -26,7 +26,7 @@ from engine.fast.tiling import fitted_side, layout, padded_size, run_tiled
 from engine.fast.tone import REFERENCE_PIXELS, ToneMatch
 from engine.images import Picture
 from engine.method import MethodInput, MethodResult
-from engine.working_size import shrink, shrink_u8, with_detail, with_detail_u8, working_shape
+from engine.working_size import back_to_size, working_copy, working_shape
 
 __all__ = ["ModelInfo", "list_models", "scan_models", "get_model", "stylize", "runtime_info",
            "AUTO_TILE", "auto_tile", "memory_per_megapixel", "OVERLAP"]
@@ -153,10 +153,8 @@ def stylize(content: np.ndarray | Picture, params: FastParams, *, lane: str | No
     # An 8-bit photo repainted smaller stays 8-bit from the file to the result (as the
     # any-painting network's): no full-size float copy is made.
     eight_bit = smaller and picture.eight_bit and not params.keep_colors
-    if eight_bit:
-        work = shrink_u8(picture.pil, (ww, wh))
-    else:
-        work = shrink(picture.rgb, (ww, wh)) if smaller else picture.rgb
+    source = picture.pil if eight_bit else picture.rgb
+    work = working_copy(source, (ww, wh))
     h, w = work.shape[:2]
     mb_per_mp = memory_per_megapixel(model.meta)
     tile = params.tile or auto_tile(h, w, mb_per_mp, stride=model.meta.stride)
@@ -200,10 +198,8 @@ def stylize(content: np.ndarray | Picture, params: FastParams, *, lane: str | No
     timer.steps_begin(0)
     styled = run_tiled(work, run_net, on_tile=on_tile, cut=cut,
                        adjust=tone.tile if tone is not None else None)
-    if eight_bit:
-        styled = with_detail_u8(styled, picture.pil, work)
-    elif smaller:
-        styled = with_detail(styled, picture.rgb, work)
+    if smaller:
+        styled = back_to_size(styled, source, work)
     if params.keep_colors:
         styled = keep_colors(styled, picture.rgb)
     info = {"model": model.id, "model_name": model.name, "provider": sess.provider,
