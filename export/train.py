@@ -51,6 +51,7 @@ class TrainSettings:
     style_weight: float = 10.0
     content_weight: float = 1.0
     tv_weight: float = 0.5
+    patch_weight: float = 0.0  # patch (MRF) style term, export.losses.PatchTerm; 0 = Gram only
     width: int = 8
     depth: int = 3
     layout: str = "light"  # export.transformer.LAYOUTS
@@ -69,7 +70,7 @@ class TrainSettings:
 # Settings that may differ between a checkpoint and the run resuming it.
 _RESUMABLE_CHANGES = {"steps", "preview_every", "checkpoint_every", "preview", "cache_dir", "out"}
 # What settings written before a field existed meant.
-_LEGACY_SETTINGS = {"layout": "johnson", "init_from": None}
+_LEGACY_SETTINGS = {"layout": "johnson", "init_from": None, "patch_weight": 0.0}
 
 
 def checkpoint_settings(ckpt: dict[str, Any]) -> dict[str, Any]:
@@ -292,7 +293,8 @@ def train(settings: TrainSettings,
     loss_fn = PerceptualLoss(load_backbone(device=device), style_t,
                              style_weight=settings.style_weight,
                              content_weight=settings.content_weight,
-                             tv_weight=settings.tv_weight).to(device)
+                             tv_weight=settings.tv_weight,
+                             patch_weight=settings.patch_weight).to(device)
     preview = _load_preview_photo(settings, data) if ddp.main else None
 
     t0 = time.perf_counter()

@@ -47,17 +47,20 @@ class _Killed(Exception):
     pass
 
 
-def test_killed_run_resumes_exactly(folders, tmp_path):
-    whole = train(_settings(folders, tmp_path / "whole"))
+@pytest.mark.parametrize("patch_weight", [0.0, 2.0])
+def test_killed_run_resumes_exactly(folders, tmp_path, patch_weight):
+    # With the patch term too: its random sampling phase must come back with the RNG states.
+    whole = train(_settings(folders, tmp_path / "whole", patch_weight=patch_weight))
 
     def kill_at_3(ev):
         if ev.step == 3:  # after step 3's update, before its checkpoint: like a SIGKILL
             raise _Killed()
 
     with pytest.raises(_Killed):
-        train(_settings(folders, tmp_path / "split"), progress=kill_at_3)
+        train(_settings(folders, tmp_path / "split", patch_weight=patch_weight),
+              progress=kill_at_3)
     assert load_checkpoint(tmp_path / "split" / "last.pt")["step"] == 2
-    resumed = train(_settings(folders, tmp_path / "split"))
+    resumed = train(_settings(folders, tmp_path / "split", patch_weight=patch_weight))
 
     assert [h["total"] for h in resumed.history] == [h["total"] for h in whole.history]
     a = load_checkpoint(tmp_path / "whole" / "last.pt")
@@ -68,6 +71,7 @@ def test_killed_run_resumes_exactly(folders, tmp_path):
     assert (tmp_path / "whole" / "previews" / "step_000004.png").is_file()
     # Losses move: the test would notice a loop that does nothing.
     assert whole.history[0]["total"] != whole.history[-1]["total"]
+    assert ("patch" in whole.history[0]) == (patch_weight > 0)
 
 
 def test_resume_refuses_other_settings(folders, tmp_path):
