@@ -13,7 +13,8 @@ from engine.cli.flags import add_flags, given_values
 from engine.cli.progress import Bar
 from engine.contract import ParamError
 from export.arbitrary_train import ArbitrarySettings
-from export.train import TrainEvent, TrainSettings
+from export.train import TrainSettings
+from export.training_run import TrainEvent
 from export.upscale_train import UpscaleSettings
 
 

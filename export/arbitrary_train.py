@@ -1,6 +1,6 @@
 """`python -m export train-arbitrary`: the any-painting network (export/arbitrary.py) trained on a
 folder of paintings and a folder of photos, on the same machinery as the per-painting networks
-(export/train.py): crops that are a pure function of (seed, sample index) for photos and
+(export/training_run.py): crops that are a pure function of (seed, sample index) for photos and
 paintings alike, bf16 autocast on CPUs that have it, exact resume from the run folder's
 checkpoint, DDP under torchrun, previews, a progress callback and logging.
 
@@ -23,9 +23,8 @@ The learning rate is constant, so a run stopped at step N has the weights of a r
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,17 +37,7 @@ from engine.images import Picture, fit_longest_side, load_picture, resize_rgb, s
 from export.arbitrary import STATS_LAYERS, ArbitraryConfig, ArbitraryNet, style_stats
 from export.data import PhotoCrops, list_photos
 from export.losses import STYLE_LAYERS, BatchStyleLoss
-from export.train import (
-    Distributed,
-    TrainEvent,
-    TrainResult,
-    finish,
-    global_record,
-    resume,
-    save_checkpoint,
-    seed_everything,
-    use_bf16,
-)
+from export.training_run import TrainEvent, TrainingRun, TrainResult
 
 log = logging.getLogger(__name__)
 
@@ -153,28 +142,10 @@ def train_arbitrary(settings: ArbitrarySettings,
     # The folders first: a typo should cost a one-line error, not a VGG load.
     paintings_list = list_photos(Path(settings.styles), "paintings")
     photos_list = list_photos(Path(settings.data), "photos")
-    ddp = Distributed()
-    if settings.batch % ddp.world:
-        raise ValueError(f"--batch {settings.batch} is not divisible by {ddp.world} processes")
-    out = Path(settings.out)
-    if ddp.main:
-        (out / "previews").mkdir(parents=True, exist_ok=True)
-    local_batch = settings.batch // ddp.world
-    device = ddp.device
-    bf16 = use_bf16(settings.bf16, device)
-
-    seed_everything(settings.seed)
-    net = ArbitraryNet(settings.network()).to(device)
-    opt = torch.optim.Adam(net.parameters(), lr=settings.lr)
-    ckpt_path = out / CHECKPOINT
-    step, history, wall_before = resume(ckpt_path, lambda c: c["settings"], asdict(settings),
-                                        _RESUMABLE_CHANGES, net, opt)
-    model: torch.nn.Module = net
-    if ddp.active:
-        model = torch.nn.parallel.DistributedDataParallel(
-            net, device_ids=[device.index] if device.type == "cuda" else None)
-
-    cache = Path(settings.cache_dir) if settings.cache_dir else out.parent / "cache"
+    run = TrainingRun(settings, lambda: ArbitraryNet(settings.network()), checkpoint=CHECKPOINT,
+                      resumable=_RESUMABLE_CHANGES, previews=True, kind=KIND)
+    device = run.device
+    cache = Path(settings.cache_dir) if settings.cache_dir else run.out.parent / "cache"
     photos = PhotoCrops(Path(settings.data), settings.size, seed=settings.seed, cache_dir=cache,
                         zoom=PHOTO_ZOOM)
     # Another seed for the paintings: photo i and painting i are not paired the same way every
@@ -189,43 +160,31 @@ def train_arbitrary(settings: ArbitrarySettings,
                              content_weight=settings.content_weight,
                              tv_weight=settings.tv_weight)
     read = sorted(set(STATS_LAYERS) | set(STYLE_LAYERS))
-    preview = Preview(settings, photos_list, paintings_list) if ddp.main else None
-    if ddp.main:
+    preview = Preview(settings, photos_list, paintings_list) if run.main else None
+    if run.main:
         log.info("training the any-painting network: %d photos, %d paintings, %s, bf16 %s, "
-                 "steps %d..%d", len(photos), len(paintings), device, bf16, step, settings.steps)
+                 "steps %d..%d", len(photos), len(paintings), device, run.bf16, run.step,
+                 settings.steps)
+    start = run.step
 
-    t0 = time.perf_counter()
-    start_step = step
-    while step < settings.steps:
-        first = step * settings.batch + ddp.rank * local_batch
-        samples = range(first, first + local_batch)
+    def step(i: int) -> tuple[torch.Tensor, dict[str, float]]:
+        samples = run.samples(i)
         x = photos.batch(samples).to(device)
         s = paintings.batch(samples).to(device)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+        with run.autocast():
             with torch.no_grad():
                 style_feats = backbone(s, read)
-            stats = style_stats(style_feats)
-            y, _ = model(x, stats)
+            y, _ = run.model(x, style_stats(style_feats))
             losses = loss_fn(y, x, style_feats)
-        opt.zero_grad(set_to_none=True)
-        losses["total"].backward()
-        opt.step()
-        step += 1
-        record = global_record({k: float(v.detach()) for k, v in losses.items()}, ddp, device)
-        history.append(record)
-        elapsed = time.perf_counter() - t0
-        eta = elapsed / (step - start_step) * (settings.steps - step)
-        if progress is not None and ddp.main:
-            progress(TrainEvent(step, settings.steps, record, wall_before + elapsed, eta))
-        if ddp.main and settings.log_every and step % settings.log_every == 0:
-            log.info("step %d/%d %s (%.2f s/step, eta %.0f s)", step, settings.steps,
+        return losses["total"], {k: float(v.detach()) for k, v in losses.items()}
+
+    def after_step(i: int, record: dict[str, float], elapsed: float, eta: float) -> None:
+        if settings.log_every and i % settings.log_every == 0:
+            log.info("step %d/%d %s (%.2f s/step, eta %.0f s)", i, settings.steps,
                      " ".join(f"{k}={v:.4g}" for k, v in record.items()),
-                     elapsed / (step - start_step), eta)
-        if ddp.main and preview is not None and settings.preview_every \
-                and step % settings.preview_every == 0:
-            save_picture(Picture(preview.render(backbone, net, device)),
-                         out / "previews" / f"step_{step:06d}.png")
-        if ddp.main and (step % settings.checkpoint_every == 0 or step == settings.steps):
-            save_checkpoint(ckpt_path, settings, net, opt, step, history,
-                            wall_before + elapsed, device, bf16, kind=KIND)
-    return finish(ddp, step, wall_before + time.perf_counter() - t0, device, history, ckpt_path)
+                     elapsed / (i - start), eta)
+        if preview is not None and settings.preview_every and i % settings.preview_every == 0:
+            save_picture(Picture(preview.render(backbone, run.net, device)),
+                         run.out / "previews" / f"step_{i:06d}.png")
+
+    return run.run(step, progress, after_step)

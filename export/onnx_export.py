@@ -27,7 +27,8 @@ from PIL import Image
 from engine.fast.metadata import FORMAT, VERSION, from_dict
 from engine.images import fit_longest_side, load_picture, resize_rgb
 from engine.onnx_files import sha256_file
-from export.train import checkpoint_settings, final_losses, load_checkpoint, model_from_checkpoint
+from export.train import checkpoint_settings, model_from_checkpoint
+from export.training_run import final_losses, load_checkpoint
 from export.transformer import STRIDE, TransformerNet
 
 log = logging.getLogger(__name__)

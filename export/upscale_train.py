@@ -1,8 +1,8 @@
 """`python -m export train-upscaler`: the super-resolution network (export/upscaler.py) learned
 from crops of paintings: each high-resolution crop is degraded (antialiased bicubic downscale) and
-the network learns to restore it. Same machinery as the style networks' training (export/train.py):
-deterministic crops per (seed, sample), bf16 autocast on CPUs that have it, exact resume from the
-run folder's checkpoint, DDP under torchrun, a progress callback.
+the network learns to restore it. Same machinery as the other trainings
+(export/training_run.py): deterministic crops per (seed, sample), bf16 autocast on CPUs that have
+it, exact resume from the run folder's checkpoint, DDP under torchrun, a progress callback.
 
 The loss is Charbonnier (a smooth L1): L2 would average plausible strokes into blur, which is
 exactly what the network is meant to avoid; L1-type losses are the usual choice in SR (EDSR).
@@ -11,9 +11,8 @@ exactly what the network is meant to avoid; L1-type losses are the usual choice 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,18 +21,7 @@ from PIL import Image
 
 from engine.images import load_picture
 from export.data import PhotoCrops
-from export.train import (
-    Distributed,
-    TrainEvent,
-    TrainResult,
-    finish,
-    global_record,
-    resume,
-    save_checkpoint,
-    seed_everything,
-    use_bf16,
-    warm_start,
-)
+from export.training_run import TrainEvent, TrainingRun, TrainResult, warm_start
 from export.upscaler import UpscalerConfig, UpscalerNet, degrade
 
 log = logging.getLogger(__name__)
@@ -95,66 +83,38 @@ def train_upscaler(settings: UpscaleSettings,
                    progress: Callable[[TrainEvent], None] | None = None) -> TrainResult:
     if settings.size % settings.scale:
         raise ValueError(f"--size {settings.size} is not a multiple of --scale {settings.scale}")
-    ddp = Distributed()
-    if settings.batch % ddp.world:
-        raise ValueError(f"--batch {settings.batch} is not divisible by {ddp.world} processes")
-    out = Path(settings.out)
-    out.mkdir(parents=True, exist_ok=True)
-    local_batch = settings.batch // ddp.world
-    device = ddp.device
-    bf16 = use_bf16(settings.bf16, device)
 
-    seed_everything(settings.seed)
-    net = UpscalerNet(settings.network()).to(device)
-    opt = torch.optim.Adam(net.parameters(), lr=settings.lr)
-    ckpt_path = out / CHECKPOINT
-    step, history, wall_before = resume(ckpt_path, lambda c: c["settings"], asdict(settings),
-                                        _RESUMABLE_CHANGES, net, opt)
-    if not step and settings.init_from:
+    def init(net: torch.nn.Module) -> None:
+        if not settings.init_from:
+            return
         loaded = warm_start(net, settings.init_from)
         if set(loaded) != {k.rsplit(".", 1)[0] for k in net.state_dict()}:
             raise ValueError(f"{settings.init_from} does not give every weight of this network "
                              f"(only {', '.join(loaded)}); check --width and --depth")
         log.info("initialised from %s", settings.init_from)
-    model: torch.nn.Module = net
-    if ddp.active:
-        model = torch.nn.parallel.DistributedDataParallel(
-            net, device_ids=[device.index] if device.type == "cuda" else None)
 
-    cache = Path(settings.cache_dir) if settings.cache_dir else out.parent / "cache"
+    run = TrainingRun(settings, lambda: UpscalerNet(settings.network()), checkpoint=CHECKPOINT,
+                      resumable=_RESUMABLE_CHANGES, init=init, kind=KIND)
+    cache = Path(settings.cache_dir) if settings.cache_dir else run.out.parent / "cache"
     sets = _crops(settings, cache)
-    t0 = time.perf_counter()
-    start_step = step
-    while step < settings.steps:
-        for group in opt.param_groups:
-            group["lr"] = _lr_schedule(step, settings.steps, settings.lr)
-        first = step * settings.batch + ddp.rank * local_batch
-        hr = _batch(sets, range(first, first + local_batch)).to(device)
+
+    def step(i: int) -> tuple[torch.Tensor, dict[str, float]]:
+        for group in run.opt.param_groups:
+            group["lr"] = _lr_schedule(i, settings.steps, settings.lr)
+        hr = _batch(sets, run.samples(i)).to(run.device)
         lr_img = degrade(hr, settings.scale)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            sr = model(lr_img)
+        with run.autocast():
+            sr = run.model(lr_img)
         err = sr.float() - hr
         loss = torch.sqrt(err * err + CHARBONNIER_EPS**2).mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        step += 1
         with torch.no_grad():
             bicubic = torch.nn.functional.interpolate(lr_img, scale_factor=settings.scale,
                                                       mode="bicubic", align_corners=False)
             gain = 10 * torch.log10(((bicubic.clamp(0, 1) - hr) ** 2).mean()
                                     / (sr.float().clamp(0, 1) - hr).pow(2).mean().clamp_min(1e-12))
-        record = {"loss": float(loss.detach()), "gain_db": float(gain)}
-        record = global_record(record, ddp, device)
-        history.append(record)
-        elapsed = time.perf_counter() - t0
-        eta = elapsed / (step - start_step) * (settings.steps - step)
-        if progress is not None and ddp.main:
-            progress(TrainEvent(step, settings.steps, record, wall_before + elapsed, eta))
-        if ddp.main and (step % settings.checkpoint_every == 0 or step == settings.steps):
-            save_checkpoint(ckpt_path, settings, net, opt, step, history,
-                            wall_before + elapsed, device, bf16, kind=KIND)
-    return finish(ddp, step, wall_before + time.perf_counter() - t0, device, history, ckpt_path)
+        return loss, {"loss": float(loss.detach()), "gain_db": float(gain)}
+
+    return run.run(step, progress)
 
 
 # ------------------------------------------------------------------------------ evaluation

@@ -19,7 +19,7 @@ import torch
 from PIL import Image
 
 from export.arbitrary_train import ArbitrarySettings, model_from_checkpoint, train_arbitrary
-from export.train import load_checkpoint
+from export.training_run import load_checkpoint
 
 
 def _picture(rng: np.random.Generator, h: int, w: int, stripes: bool) -> Image.Image:

@@ -13,7 +13,8 @@ import pytest
 import torch
 from PIL import Image
 
-from export.train import TrainSettings, load_checkpoint, train
+from export.train import TrainSettings, train
+from export.training_run import load_checkpoint
 
 
 def _photo(rng: np.random.Generator, h: int, w: int) -> Image.Image:
@@ -179,7 +180,7 @@ def test_a_shipped_onnx_network_is_trained_further_from_its_exact_weights():
 
     import onnxruntime as ort
 
-    from export.train import warm_start
+    from export.training_run import warm_start
     from export.transformer import TransformerConfig, TransformerNet, undeploy_weights
 
     torch.manual_seed(0)

@@ -186,7 +186,7 @@ def test_cli_upscale(with_models, tmp_path) -> None:
 
 def test_training_resumes_exactly_and_loads_weights_only(tmp_path) -> None:
     from engine.images import Picture, save_picture
-    from export.train import load_checkpoint
+    from export.training_run import load_checkpoint
     from export.upscale_train import UpscaleSettings, train_upscaler
 
     photos = tmp_path / "paintings"
@@ -225,7 +225,7 @@ def test_training_starts_from_a_shipped_onnx(tmp_path) -> None:
     from onnx import numpy_helper
 
     from engine.images import Picture, save_picture
-    from export.train import load_checkpoint
+    from export.training_run import load_checkpoint
     from export.upscale_train import UpscaleSettings, train_upscaler
 
     photos = tmp_path / "paintings"

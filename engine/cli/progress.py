@@ -1,7 +1,7 @@
 """The CLIs' progress bar: tqdm on stderr, fed by the engine's progress events.
 
 The engine reports `contract.Progress` (a fraction of the whole job, a stage, iterations, loss,
-its own ETA); training reports `export.train.TrainEvent`. Both become one tqdm bar over 1000
+its own ETA); training reports `export.training_run.TrainEvent`. Both become one tqdm bar over 1000
 units, so a job whose total changes between scales still moves smoothly. Off when stderr is not a
 terminal (logs stay clean) or with --quiet.
 """
