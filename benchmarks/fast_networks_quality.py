@@ -40,6 +40,9 @@ def main() -> int:
     ap.add_argument("--photos", type=int, default=13)
     ap.add_argument("--out", type=Path, default=Path("fast_networks_quality.jsonl"))
     ap.add_argument("--keep", type=Path, help="keep the styled photos in this folder")
+    ap.add_argument("--reuse-current", type=Path, metavar="JSONL",
+                    help="take the shipped networks' rows from this earlier run's --out (same "
+                         "--size and photos, the shipped files unchanged) instead of re-scoring")
     args = ap.parse_args()
     if args.candidates:
         os.environ["NST_MODEL_PATH"] = str(args.candidates.resolve())
@@ -66,11 +69,20 @@ def main() -> int:
         pairs.append((mid, mid, painting))
         if args.candidates:
             pairs.append((mid, args.prefix + mid, painting))
+    known = {}
+    if args.reuse_current:
+        for line in args.reuse_current.read_text().splitlines():
+            r = json.loads(line)
+            if r["model"] == r["base"]:
+                known[(r["photo"], r["model"])] = r
     rows = []
     with open(args.out, "a") as out:
         for base in dict.fromkeys(b for b, _, _ in pairs):
             for photo in inputs:  # both networks per photo: the yardstick's reference is shared
                 for _, mid, painting in (p for p in pairs if p[0] == base):
+                    if (photo.name, mid) in known:
+                        rows.append(known[(photo.name, mid)])
+                        continue
                     t0 = time.perf_counter()
                     styled = fast.stylize(load_picture(photo), FastParams(model=mid)).rgb
                     dest = work / f"{photo.stem}.{mid}.png"
