@@ -199,15 +199,38 @@ UPSCALER_PARITY_SIZES = ((23, 37), (40, 28))  # (h, w) of the low-resolution inp
 
 
 def keep_earlier(training: dict[str, Any], init_from: str | None) -> None:
-    """A further run of an earlier network (`--init-from ID.onnx`): record where it started and
-    keep that network's own training record, read before this export may overwrite its json."""
+    """A further run of an earlier network: record where it started and that network's own
+    training record: from its json for `--init-from ID.onnx` (read before this export may
+    overwrite it), from the checkpoint for `--init-from RUN/last.pt` (a run in stages), and so on
+    down the chain, so the json tells the whole training however many stages it took."""
     if not init_from:
         return
     start = Path(init_from)
-    training["init_from"] = start.name
+    training["init_from"] = start.name if start.suffix == ".onnx" else str(init_from)
     earlier = start.with_suffix(".json")
     if start.suffix == ".onnx" and earlier.is_file():
         training["earlier"] = json.loads(earlier.read_text()).get("training")
+    elif start.suffix == ".pt" and start.is_file():
+        ckpt = load_checkpoint(start)
+        if "style" in ckpt.get("settings", {}):  # a style network's run, like this one
+            stage = training_summary(ckpt, train_command(checkpoint_settings(ckpt)))
+            keep_earlier(stage, stage["settings"].get("init_from"))
+            training["earlier"] = stage
+
+
+def train_command(settings: dict[str, Any]) -> str:
+    """The `python -m export train` line of a run's settings (the flags that differ from the
+    defaults), for a stage whose command was not recorded."""
+    from dataclasses import fields
+
+    from export.train import TrainSettings
+
+    line = ["python -m export train"]
+    for f in fields(TrainSettings):
+        value = settings.get(f.name)
+        if f.name in ("style", "data", "out") or value != f.default:
+            line.append(f"--{f.name.replace('_', '-')} {value}")
+    return " ".join(line)
 
 
 def export_upscaler(ckpt: dict[str, Any], *, model_id: str, name: str,

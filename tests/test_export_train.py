@@ -204,3 +204,25 @@ def test_a_shipped_onnx_network_is_trained_further_from_its_exact_weights():
     with torch.no_grad():
         got = fresh.eval()(x).numpy()
     assert np.abs(got - want).max() < 1e-5
+
+
+def test_a_run_in_stages_exports_the_whole_training_record(folders, tmp_path):
+    """Stage 2 starts from stage 1's checkpoint with another loss: the exported json keeps both
+    stages (settings, steps, losses, a command line), newest first."""
+    import json
+
+    from export.onnx_export import export_checkpoint
+
+    train(_settings(folders, tmp_path / "one", steps=2, preview_every=0))
+    train(_settings(folders, tmp_path / "two", steps=1, preview_every=0, patch_weight=2.0,
+                    init_from=str(tmp_path / "one" / "last.pt")))
+    export_checkpoint(tmp_path / "two" / "last.pt", model_id="staged", name="Staged",
+                      out_dir=tmp_path / "models",
+                      thumbnail_photo=str(folders / "photos" / "p0.png"), command="stage two")
+    record = json.loads((tmp_path / "models" / "staged.json").read_text())["training"]
+    assert record["steps"] == 1 and record["settings"]["patch_weight"] == 2.0
+    assert record["command"] == "stage two"
+    earlier = record["earlier"]
+    assert earlier["steps"] == 2 and earlier["settings"]["patch_weight"] == 0.0
+    assert "--steps 2" in earlier["command"] and "--patch-weight" not in earlier["command"]
+    assert "earlier" not in earlier  # stage one started from scratch
