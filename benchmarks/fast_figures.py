@@ -3,6 +3,7 @@ scikit-image ones, CC0 / public domain), and a crop across tile boundaries of a 
 styled with the automatic tiling, beside the same crop rendered in one piece.
 
     python benchmarks/fast_figures.py --out docs/fast [--photos DIR] [--seam-megapixels 24]
+        [--grid-only]
 """
 
 from __future__ import annotations
@@ -116,9 +117,13 @@ def main() -> int:
     ap.add_argument("--photos", type=Path, default=CONTENT)
     ap.add_argument("--seam-model", default="starry_night")
     ap.add_argument("--seam-megapixels", type=float, default=24.0)
+    ap.add_argument("--grid-only", action="store_true", help="only the models grid (after a "
+                    "model changed; the seam crop takes minutes)")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     print(grid(args.photos, args.out))
+    if args.grid_only:
+        return 0
     print(json.dumps(seam(args.photos, args.out, args.seam_model, args.seam_megapixels),
                      indent=1))
     return 0
