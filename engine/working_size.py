@@ -129,4 +129,3 @@ def back_to_size(styled_small: np.ndarray, photo: np.ndarray | Image.Image,
     if isinstance(photo, Image.Image):
         return with_detail_u8(styled_small, photo, work)
     return with_detail(styled_small, photo, work)
-

@@ -16,6 +16,7 @@ import logging
 import os
 import time
 import warnings
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from PIL import Image
 from engine.fast.metadata import FORMAT, VERSION, from_dict
 from engine.images import fit_longest_side, load_picture, resize_rgb
 from engine.onnx_files import sha256_file
-from export.train import checkpoint_settings, model_from_checkpoint
+from export.train import TrainSettings, checkpoint_settings, model_from_checkpoint
 from export.training_run import final_losses, load_checkpoint
 from export.transformer import STRIDE, TransformerNet
 
@@ -221,10 +222,6 @@ def keep_earlier(training: dict[str, Any], init_from: str | None) -> None:
 def train_command(settings: dict[str, Any]) -> str:
     """The `python -m export train` line of a run's settings (the flags that differ from the
     defaults), for a stage whose command was not recorded."""
-    from dataclasses import fields
-
-    from export.train import TrainSettings
-
     line = ["python -m export train"]
     for f in fields(TrainSettings):
         value = settings.get(f.name)
