@@ -114,10 +114,11 @@ def _gather_patches(table: torch.Tensor, corner: torch.Tensor, row: torch.Tensor
     return torch.stack(cells, 2).permute(1, 0, 2).reshape(len(corner), -1)
 
 
-def nearest(query: torch.Tensor, bank: PatchBank, block_bytes: int = BLOCK_BYTES
-            ) -> torch.Tensor:
+def nearest(query: torch.Tensor, bank: PatchBank, block_bytes: int = BLOCK_BYTES,
+            *, with_similarity: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """Index into `bank` of the nearest painting patch (highest cosine similarity) for every
-    k x k patch of `query` (1, C, H, W), row-major over the (H-k+1, W-k+1) patch positions."""
+    k x k patch of `query` (1, C, H, W), row-major over the (H-k+1, W-k+1) patch positions
+    (and that similarity, when asked for)."""
     k = bank.size
     _, c, h, w = query.shape
     ph, pw = h - k + 1, w - k + 1
@@ -129,6 +130,7 @@ def nearest(query: torch.Tensor, bank: PatchBank, block_bytes: int = BLOCK_BYTES
     band_rows = max(1, per_band // pw)
     device = bank.units.device
     out = torch.empty(ph * pw, dtype=torch.int64, device=device)
+    similarity = torch.empty(ph * pw, dtype=torch.float32, device=device)
     q = query.detach().float().to(device)
     for r0 in range(0, ph, band_rows):
         r1 = min(ph, r0 + band_rows)
@@ -144,15 +146,29 @@ def nearest(query: torch.Tensor, bank: PatchBank, block_bytes: int = BLOCK_BYTES
             best = torch.where(better, value, best)
             arg = torch.where(better, index + j0, arg)
         out[r0 * pw:r1 * pw] = arg
-    return out
+        similarity[r0 * pw:r1 * pw] = best
+    return (out, similarity) if with_similarity else out
 
 
-def target_map(index: torch.Tensor, bank: PatchBank, shape: torch.Size) -> torch.Tensor:
-    """T = fold(matched painting patches) / overlap count, (1, C, H, W) fp32."""
+def similarity_to(query: torch.Tensor, table: torch.Tensor, corner: torch.Tensor,
+                  row: torch.Tensor, size: int) -> torch.Tensor:
+    """Cosine similarity of every k x k patch of `query` (1, C, H, W; row-major positions) to
+    one given patch each: the one whose top-left cell is `corner[i]` in `table` (rows `row[i]`
+    long), as in PatchBank."""
+    q = _unit_rows(F.unfold(query.detach().float(), size)[0].t())
+    return (q * _unit_rows(_gather_patches(table, corner, row, size))).sum(1)
+
+
+def target_map(index: torch.Tensor, bank: PatchBank, shape: torch.Size,
+               corner: torch.Tensor | None = None, row: torch.Tensor | None = None
+               ) -> torch.Tensor:
+    """T = fold(matched painting patches) / overlap count, (1, C, H, W) fp32. The patches are
+    the bank's `index`, or given directly by their `corner` and `row` in the bank's table."""
     _, c, h, w = shape
     k = bank.size
     ph, pw = h - k + 1, w - k + 1
-    corner, row = bank.corner[index], bank.row[index]
+    if corner is None or row is None:
+        corner, row = bank.corner[index], bank.row[index]
     t = torch.zeros((c, h, w), dtype=torch.float32, device=bank.table.device)
     for dy in range(k):
         for dx in range(k):
@@ -179,12 +195,21 @@ def weighted_mse(features: torch.Tensor, target: torch.Tensor, weight: torch.Ten
 
 
 class PatchLoss(nn.Module):
-    """The patch style loss of one layer; re-matches its target every `rematch` evaluations."""
+    """The patch style loss of one layer; re-matches its target every `rematch` evaluations.
+
+    `guide` (optional; Deep Image Analogy's refinement) gives every output patch position one
+    more candidate outside the bank: the corner, in the bank's table, of the painting patch a
+    correspondence field assigns to it (first map of the table, rows `guide_row` long). It wins
+    where it is at least as similar as the bank's nearest, so a picture that already is the
+    painting's patches there (B' = A) keeps them, whatever the bank's stride skipped."""
 
     def __init__(self, bank: PatchBank, reference: torch.Tensor, rematch: int,
-                 mask: torch.Tensor | None = None):
+                 mask: torch.Tensor | None = None, guide: torch.Tensor | None = None,
+                 guide_row: int = 0):
         super().__init__()
         self.bank = bank
+        self.guide = guide
+        self.guide_row = guide_row
         self.rematch = max(1, rematch)
         _, _, h, w = reference.shape
         weight = overlap(h, w, bank.size, reference.device)
@@ -201,7 +226,16 @@ class PatchLoss(nn.Module):
     def _match(self, features: torch.Tensor) -> torch.Tensor:
         t0 = time.perf_counter()
         f = features.detach().float()
-        target = target_map(nearest(f, self.bank), self.bank, f.shape)
+        if self.guide is None:
+            target = target_map(nearest(f, self.bank), self.bank, f.shape)
+        else:
+            index, best = nearest(f, self.bank, with_similarity=True)
+            row = torch.full_like(self.guide, self.guide_row)
+            guided = similarity_to(f, self.bank.table, self.guide, row, self.bank.size)
+            use = guided >= best
+            target = target_map(index, self.bank, f.shape,
+                                torch.where(use, self.guide, self.bank.corner[index]),
+                                torch.where(use, row, self.bank.row[index]))
         self.match_seconds.append(time.perf_counter() - t0)
         return target
 
