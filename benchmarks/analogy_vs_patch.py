@@ -3,9 +3,10 @@
 the shared nst_score.py (issue #12: A' keeps the photo's structure -- `content` -- and is made of
 the reference's patches -- `patch` lower than patch style's at the same size).
 
-Every picture is made by the project's CLI (`python -m engine analogy`, `python -m engine
-stylize --style-loss patch|gram`) at --size, and scored at that size against the same photo and
-painting. One line per pair and method, then the means.
+Every picture is made by the project's CLI (`python -m engine analogy`; the same with
+`--refine-iterations 0`, i.e. the paper's A' as voted, for "voted"; `python -m engine stylize
+--style-loss patch|gram`) at --size, and scored at that size against the same photo and painting.
+One line per pair and method, then the means.
 
 Usage: python benchmarks/analogy_vs_patch.py [--size 448] [--pairs photo:painting ...]
        [--keep DIR] [--json FILE]
@@ -36,6 +37,9 @@ PAIRS = ["astronaut_portrait:self_portrait_straw_hat_vangogh",
 METHODS = {
     "analogy": lambda photo, painting, out, size: [
         "analogy", photo, painting, "-o", out, "--size", str(size)],
+    # The paper's A' as voted, without the stroke refinement (engine/analogy/refine.py).
+    "voted": lambda photo, painting, out, size: [
+        "analogy", photo, painting, "-o", out, "--size", str(size), "--refine-iterations", "0"],
     "patch": lambda photo, painting, out, size: [
         "stylize", photo, "-s", painting, "-o", out, "--size", str(size), "--style-loss",
         "patch"],

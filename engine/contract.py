@@ -327,6 +327,16 @@ class AnalogyParams:
                                        "one layer (the authors' code allows up to 100).",
                                    min=1, max=200, label="Deconvolution iterations",
                                    advanced=True)
+    refine_iterations: int = param(
+        30, "After the paper's pixel voting, L-BFGS iterations that pull the result's brush "
+            "strokes towards the reference's own (patch style's objective, started from the "
+            "voted picture; B, when asked for, gets a third as many; 0 = the paper's result as "
+            "voted).",
+        min=0, max=200, label="Stroke refinement iterations")
+    refine_weight: float = param(
+        2.0, "How strongly the refinement pulls towards the reference's strokes rather than "
+             "the photo's structure (1 = patch style's default weight).",
+        min=0.0, max=10.0, label="Stroke refinement weight", advanced=True)
     strength: float = _strength()
     seed: int = param(0, "Random seed of PatchMatch's random search, for reproducible results.",
                       min=0, max=2**31 - 1, label="Seed", advanced=True)

@@ -76,6 +76,8 @@ def low_res_job(method, params, side=PREVIEW_SIDE):
         own.update(size=min(int(side), int(own.get("size") or side)), reverse_output=False,
                    patchmatch_iterations=min(5, int(own.get("patchmatch_iterations") or 5)),
                    deconv_iterations=min(5, int(own.get("deconv_iterations") or 5)))
+        refine = own.get("refine_iterations")
+        own["refine_iterations"] = min(10, int(refine)) if refine is not None else 10
         return method, own, "Image Analogy itself at %d px, fewer iterations" % own["size"]
     return None, None, "Only Neural Style and Image Analogy have a low-resolution run."
 

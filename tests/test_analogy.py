@@ -181,10 +181,12 @@ def test_progress_is_monotonic_and_ends_at_one(photo):
     assert fractions[-1] == 1.0
     stages = " ".join(e.stage for e in events)
     assert "deconvolution" in stages and "relu1_1" in stages
+    assert "refining strokes A'" in stages and "refining strokes B" in stages
     assert any(e.eta_s is not None for e in events)
 
 
-@pytest.mark.parametrize("after", ["exact search", "patchmatch", "deconvolution"])
+@pytest.mark.parametrize("after", ["exact search", "patchmatch", "deconvolution",
+                                   "refining strokes"])
 def test_cancel_stops_the_run(photo, after, monkeypatch):
     if after == "patchmatch":
         monkeypatch.setattr(reconstruct, "BRUTE_S_PER_MAC", 1.0)
@@ -259,3 +261,55 @@ def test_cli_missing_photo(tmp_path, capsys):
                  str(tmp_path / "o.png"), "-q"])
     assert code == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+# ------------------------------------------------------------------------------ refinement
+
+def _patch_distance(picture: torch.Tensor, reference: torch.Tensor, layer: str = "relu3_1"
+                    ) -> float:
+    """Mean cosine distance of every 3 x 3 `layer` patch of `picture` to its nearest patch of
+    `reference` (all positions, brute force): what nst_score's `patch` measures."""
+    from engine.backbone import shared_backbone
+    from engine.contract import Pooling
+
+    net = shared_backbone(Pooling.MAX, "cpu")
+    with torch.no_grad():
+        fp, fr = (net(t[None], (layer,))[layer] for t in (picture, reference))
+    p = torch.nn.functional.unfold(fp, 3)[0].t()
+    r = torch.nn.functional.unfold(fr, 3)[0].t()
+    p = p / p.norm(dim=1, keepdim=True).clamp_min(1e-8)
+    r = r / r.norm(dim=1, keepdim=True).clamp_min(1e-8)
+    return float((1 - (p @ r.t()).max(dim=1).values).mean())
+
+
+def test_refinement_brings_the_references_patches_closer(photo):
+    reference = _stylise(photo[:, ::-1].copy())  # other colours and texture, mirrored layout
+    m0 = match(photo, reference, _params(size=96, refine_iterations=0))
+    m = match(photo, reference, _params(size=96, refine_iterations=20))
+    assert m0.voted is m0.a_prime  # 0 iterations: the paper's voted A', untouched
+    assert torch.equal(m.voted, m0.a_prime)  # same seed, same match
+    before = _patch_distance(m0.a_prime, m.bprime)
+    after = _patch_distance(m.a_prime, m.bprime)
+    content = [float((x - m.a).abs().mean()) for x in (m0.a_prime, m.a_prime)]
+    print(f"patch distance to B' {before:.4f} -> {after:.4f}; "
+          f"mean |A' - A| {content[0]:.4f} -> {content[1]:.4f}")
+    assert after < 0.8 * before
+    assert content[1] < 0.15  # still the photo's layout, not a copy of the reference
+    assert "refine" in m.info["stages"] and "refine" not in m0.info["stages"]
+
+
+def test_guided_candidate_keeps_patches_the_bank_skipped():
+    from engine.analogy.refine import guide_corners
+    from engine.gatys import patches
+
+    gen = torch.Generator().manual_seed(0)
+    fmap = torch.rand((1, 8, 12, 10), generator=gen)
+    field = pm.identity_field((48, 40), (48, 40))  # pixels; the map is 1/4 of them
+    guide = guide_corners(field, (12, 10), (12, 10), 3)
+    gy, gx = torch.meshgrid(torch.arange(10), torch.arange(8), indexing="ij")
+    assert torch.equal(guide, (gy * 10 + gx).reshape(-1))  # each patch's own corner
+    bank = patches.build_bank([fmap], [1.0], 3, 2, None)  # every other patch only
+    plain = patches.PatchLoss(bank, fmap, rematch=1)
+    guided = patches.PatchLoss(bank, fmap, rematch=1, guide=guide, guide_row=10)
+    assert float(plain(fmap)) > 0.05
+    assert float(guided(fmap)) < 1e-9

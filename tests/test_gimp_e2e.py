@@ -200,7 +200,7 @@ def scenarios(inputs: dict) -> list[dict]:
         {"name": "analogy_layer", "photo": photo, "procedure": "python-fu-image-analogy",
          "ellipse": ellipse, "feather": 10, "reference_layer": style,
          "args": {"size": 64, "reverse-output": True, "patchmatch-iterations": 2,
-                  "deconv-iterations": 2}},
+                  "deconv-iterations": 2, "refine-iterations": 3}},
     ]
 
 

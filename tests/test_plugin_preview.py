@@ -316,6 +316,10 @@ def test_low_res_run_of_the_real_method():
                                                            "deconv_iterations": 10}, 320)
     assert m == "analogy" and params["size"] == 320 and not params["reverse_output"]
     assert params["patchmatch_iterations"] == 5 and params["deconv_iterations"] == 5
+    assert params["refine_iterations"] == 10  # none given: the preview's own count
+    for given, kept in ((0, 0), (4, 4), (30, 10)):  # 0 (the paper's voted A') stays 0
+        params = nst_preview.low_res_job("analogy", {"refine_iterations": given}, 320)[1]
+        assert params["refine_iterations"] == kept
     assert nst_preview.low_res_job("fast", {}, 320)[0] is None
 
 

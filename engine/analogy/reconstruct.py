@@ -6,6 +6,8 @@ pairs (A, B') and (A', B)); then, above relu1_1, the reference's features warped
 are brought down one layer by deconvolution and blended with the photo's own features (weight
 alpha times the response mask) into the next layer's A' (and symmetrically B). Finally A' is
 B''s pixels voted through the finest field, and B is A's pixels voted through the reverse one.
+Then (our addition, `refine_iterations`; see refine.py) the voted pictures' strokes are pulled
+towards the other picture's feature patches.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from engine import runtime
-from engine.analogy import latent
+from engine.analogy import latent, refine
 from engine.analogy import patchmatch as pm
 from engine.analogy.deconv import deconvolve, subnet
 from engine.analogy.progress import Meter
@@ -64,6 +66,7 @@ class Match:
     field_ab: pm.Field
     field_ba: pm.Field | None
     info: dict[str, Any] = field(default_factory=dict)
+    voted: Tensor | None = None  # A' as the paper makes it (before `refine`, if that ran)
 
 
 def _check_params(p: AnalogyParams) -> tuple[list[int], list[int], list[float]]:
@@ -183,7 +186,29 @@ class _Analogy:
                 per = sum(_conv_macs(*im.shape[2:], lower, name) for im in (img_a, img_b)[:sides])
                 self.cost[name + ":deconv"] = 3 * evals * per * CONV_S_PER_MAC
         self.cost["vote"] = 0.02 * total
+        if self.p.refine_iterations:
+            self.cost["refine"] = sum(self._refine_cost(a, b, its) for (a, b), its in
+                                      zip(((img_a, img_b), (img_b, img_a)),
+                                          self._refine_iterations(), strict=False))
         return sum(self.cost.values())
+
+    def _refine_iterations(self) -> tuple[int, ...]:
+        """Refinement iterations of A', and of B when it is asked for: a third as many, so both
+        directions fit in three minutes at 448 px on two cores (issue #12's budget; with half,
+        156-189 s measured); B is the secondary output, and its 'strokes' are the photo's."""
+        its = self.p.refine_iterations
+        return (its, max(1, its // 3)) if self.p.reverse_output else (its,)
+
+    def _refine_cost(self, img: Tensor, ref: Tensor, its: int) -> float:
+        """Expected seconds of `refine.refine` on `img` with `ref`'s patches for `its`
+        iterations: a forward and backward pass to relu4_2 per iteration, and a brute-force
+        match of every relu3_1 and relu4_1 patch every `patch_rematch` iterations."""
+        passes = 3 * its * _conv_macs(*img.shape[2:], None, "relu4_2") * CONV_S_PER_MAC
+        matches = math.ceil(its / refine.REMATCH) + 1
+        cells = [(img.shape[2] // s) * (img.shape[3] // s) for s in (4, 8)]
+        bank = [(ref.shape[2] // s) * (ref.shape[3] // s) / refine.STRIDE**2 for s in (4, 8)]
+        brute = sum(q * n * c * 9 for q, n, c in zip(cells, bank, (256, 512), strict=True))
+        return passes + matches * brute * BRUTE_S_PER_MAC
 
     # ---------------------------------------------------------------------------- stages
     def _search(self, i: int, fa: Tensor, fap: Tensor, fbp: Tensor, fb: Tensor,
@@ -285,6 +310,17 @@ class _Analogy:
             ba = pm.upsample_field(fields[1], tuple(img_b.shape[2:]), tuple(img_a.shape[2:]))
             if self.p.reverse_output:
                 b = latent.vote(ba, img_a[0], PIXEL_PATCH)
+        voted = a_prime
+        if self.p.refine_iterations:
+            t0 = time.monotonic()
+            meter.stage(self.cost["refine"])
+            its = self._refine_iterations()
+            a_prime = self._refine(a_prime, img_a[0], img_b[0], ab, meter, "A'", its[0],
+                                   (0.0, its[0] / sum(its)))
+            if b is not None and ba is not None:
+                b = self._refine(b, img_b[0], img_a[0], ba, meter, "B", its[1],
+                                 (its[0] / sum(its), its[1] / sum(its)))
+            self.searches["refine"] = f"{time.monotonic() - t0:.1f}s"
         meter.finish("done")
         info = {
             "seconds": time.monotonic() - start,
@@ -294,7 +330,21 @@ class _Analogy:
             "work_size_b": list(img_b.shape[2:][::-1]),
             "stages": dict(self.searches),
         }
-        return Match(img_a[0], img_b[0], a_prime, b, ab, ba, info)
+        return Match(img_a[0], img_b[0], a_prime, b, ab, ba, info, voted)
+
+    def _refine(self, picture: Tensor, photo: Tensor, reference: Tensor, fld: pm.Field,
+                meter: Meter, label: str, its: int, share: tuple[float, float]) -> Tensor:
+        """`refine.refine` for `its` iterations; `share` = (start, width) of the stage's
+        progress that this output's refinement fills."""
+        start, width = share
+
+        def step(n: int, loss: float) -> None:
+            meter.tick(start + width * min(n, its) / its,
+                       f"refining strokes {label} {min(n, its)}/{its}", min(n, its), its, loss)
+
+        return refine.refine(picture, photo, reference, fld, iterations=its,
+                             weight=self.p.refine_weight, net=self.net, device=self.device,
+                             dtype=self.dtype, step=step, cancel=self.cancel)
 
 
 def match(a_rgb: np.ndarray, bprime_rgb: np.ndarray, params: AnalogyParams, *,
