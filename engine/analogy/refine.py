@@ -35,9 +35,9 @@ from engine.gatys.transfer import PATCH_UNIT, TV_UNIT
 
 LAYERS = ("relu3_1", "relu4_1")  # what patch style (and the yardstick's `patch`) matches
 _PATCH = GatysParams()  # patch style's defaults: patch size, stride, TV weight
-# Re-matched every 15 evaluations, not patch style's 10: a relu3_1 match of a 448 px picture
-# costs 3-4 s on two cores, and the guided candidate already holds most patches in place.
-REMATCH = 15
+# Re-matched every 10 evaluations, as patch style. Tried 15 (a relu3_1 match of a 448 px picture
+# costs 3-4 s on two cores): 7 % faster, patch score 0.534 against 0.514 on the portrait pair.
+REMATCH = _PATCH.patch_rematch
 STRIDE = _PATCH.patch_stride  # the reference's patches are taken every STRIDE cells
 
 
