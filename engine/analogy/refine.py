@@ -18,7 +18,6 @@ would pick. `refine_iterations = 0` returns the paper's A' unchanged.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 
 import torch
@@ -32,7 +31,7 @@ from engine.gatys import patches
 from engine.gatys.features import CONTENT_LAYER
 from engine.gatys.losses import ContentLoss
 from engine.gatys.optimise import Objective, Weights, optimise
-from engine.gatys.transfer import PATCH_UNIT, TV_UNIT
+from engine.gatys.transfer import PATCH_UNIT, TV_UNIT, vgg_features
 
 LAYERS = ("relu3_1", "relu4_1")  # what patch style (and the yardstick's `patch`) matches
 _PATCH = GatysParams()  # patch style's defaults: patch size, stride, TV weight
@@ -67,15 +66,8 @@ def refine(picture: Tensor, photo: Tensor, reference: Tensor, fld: Field, *, ite
     """`picture` (3, h, w, 0..1; the voted A') after `iterations` L-BFGS steps of the patch
     objective; `photo` (3, h, w) is the structure kept, `reference` (3, H, W) the patches, `fld`
     the analogy's pixel field from `picture` to `reference` (each patch's guided candidate)."""
-    def features(x: Tensor, layers: tuple[str, ...]) -> dict[str, Tensor]:
-        x = x[None].to(device).contiguous(memory_format=torch.channels_last)
-        ctx = (torch.autocast(device.type, dtype=dtype) if dtype is not None
-               else contextlib.nullcontext())
-        with torch.no_grad(), ctx:
-            return {k: v.float() for k, v in net(x, layers).items()}
-
-    fc = features(photo, (*LAYERS, CONTENT_LAYER))
-    maps = features(reference, LAYERS)
+    fc = vgg_features(net, photo[None].to(device), dtype, device, (*LAYERS, CONTENT_LAYER))
+    maps = vgg_features(net, reference[None].to(device), dtype, device, LAYERS)
     losses = {}
     for name in LAYERS:
         k = _PATCH.patch_size

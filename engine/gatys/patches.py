@@ -209,7 +209,8 @@ class PatchLoss(nn.Module):
         super().__init__()
         self.bank = bank
         self.guide = guide
-        self.guide_row = guide_row
+        # Every guided patch lies in the table's first map, so all share its row length.
+        self.guide_rows = None if guide is None else torch.full_like(guide, guide_row)
         self.rematch = max(1, rematch)
         _, _, h, w = reference.shape
         weight = overlap(h, w, bank.size, reference.device)
@@ -230,12 +231,12 @@ class PatchLoss(nn.Module):
             target = target_map(nearest(f, self.bank), self.bank, f.shape)
         else:
             index, best = nearest(f, self.bank, with_similarity=True)
-            row = torch.full_like(self.guide, self.guide_row)
-            guided = similarity_to(f, self.bank.table, self.guide, row, self.bank.size)
+            guided = similarity_to(f, self.bank.table, self.guide, self.guide_rows,
+                                   self.bank.size)
             use = guided >= best
             target = target_map(index, self.bank, f.shape,
                                 torch.where(use, self.guide, self.bank.corner[index]),
-                                torch.where(use, row, self.bank.row[index]))
+                                torch.where(use, self.guide_rows, self.bank.row[index]))
         self.match_seconds.append(time.perf_counter() - t0)
         return target
 

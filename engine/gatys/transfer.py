@@ -64,9 +64,9 @@ def _check_inputs(content: np.ndarray, styles: Sequence[np.ndarray],
     return list(params.style_weights) if params.style_weights else [1.0] * len(styles)
 
 
-def _features(net, x: torch.Tensor, dtype: torch.dtype | None, device: torch.device,
-              layers: Sequence[str] | None = None, *, as_float: bool = True
-              ) -> dict[str, torch.Tensor]:
+def vgg_features(net, x: torch.Tensor, dtype: torch.dtype | None, device: torch.device,
+                 layers: Sequence[str] | None = None, *, as_float: bool = True
+                 ) -> dict[str, torch.Tensor]:
     """VGG19 features, no grad. `as_float=False` keeps autocast's bf16: at 2048 px an fp32 copy
     of relu1_1 alone is 0.8 GB, and Gram matrices are accumulated in fp32 from bf16 anyway."""
     style_layers, content_layer = stage_layers(False)
@@ -101,7 +101,7 @@ def _targets(net, content_t: torch.Tensor, styles: Sequence[np.ndarray], weights
 
     def features(x: torch.Tensor, layers: Sequence[str] = (*style_layers, content_layer)
                  ) -> dict[str, torch.Tensor]:
-        return _features(net, x, dtype, device, layers, as_float=False)
+        return vgg_features(net, x, dtype, device, layers, as_float=False)
 
     # One picture's feature maps alive at a time, reduced to Grams at once (memory at 2048 px).
     fc = features(content_t)
@@ -127,12 +127,12 @@ def _patch_targets(net, content_t: torch.Tensor, styles: Sequence[np.ndarray],
                    mask_t: torch.Tensor | None, dtype: torch.dtype | None, device: torch.device
                    ) -> tuple[ContentLoss, dict[str, patches.PatchLoss]]:
     """Content features and the patch style losses (see patches.py) at one scale."""
-    fc = _features(net, content_t, dtype, device)
+    fc = vgg_features(net, content_t, dtype, device)
     copies, keep = [], []
     for rgb, weight in zip(styles, weights, strict=True):
         painting = _painting(rgb, stage, params)
         for copy in patches.augmented(painting) if params.patch_augment else [painting]:
-            copies.append(lambda c=copy: _features(net, _tensor(c, device), dtype, device))
+            copies.append(lambda c=copy: vgg_features(net, _tensor(c, device), dtype, device))
             keep.append(weight)
     losses = patches.patch_losses(fc, copies, keep, patches.LAYERS[params.patch_layers],
                                   params.patch_size, params.patch_stride, params.patch_rematch,
