@@ -119,7 +119,12 @@ def patch_descriptors(pairs: list[tuple[Tensor, Tensor]], patch: int, dims: int 
                              _sample_patches(fb, patch, PCA_SAMPLES, gen)])
         samples = samples - samples.mean(0, keepdim=True)
         # A randomised SVD: the full one of a 8192 x 3200 matrix costs seconds on two cores.
-        _u, _s, v = torch.svd_lowrank(samples, q=min(dims + 8, full), niter=2)
+        # svd_lowrank draws its test matrix from torch's global generator; seeded from ours, so
+        # the same `seed` gives the same subspace, hence the same fields and picture.
+        seed = int(torch.randint(0, 2**62, (1,), generator=gen))
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            _u, _s, v = torch.svd_lowrank(samples, q=min(dims + 8, full), niter=2)
         weight = v[:, :dims].t().reshape(dims, c, patch, patch).contiguous()
         for fmap, out in ((fa, out_a), (fb, out_b)):
             proj = F.conv2d(fmap[None], weight, padding=patch // 2)[0]
