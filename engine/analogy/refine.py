@@ -6,7 +6,7 @@ A''s deep features are new combinations rather than the painting's own patches (
 "Quality": nst_score's `patch` only 15 % below the photo's). This stage starts from that voted
 picture and runs the patch style objective of `engine.gatys` on it: content = the photo at
 relu4_2, style = every 3 x 3 patch of relu3_1 and relu4_1 pulled to its nearest patch of the
-reference, re-matched every 10 iterations, TV smoothing; the same normalised units as
+reference, re-matched every 5 iterations, TV smoothing; the same normalised units as
 `stylize --style-loss patch`, at one scale (the analogy's working size). The patch weight is
 `refine_weight` (2 by default, patch style's is 1: docs/analogy.md, "Stroke refinement").
 
@@ -35,9 +35,15 @@ from engine.gatys.transfer import PATCH_UNIT, TV_UNIT, vgg_features
 
 LAYERS = ("relu3_1", "relu4_1")  # what patch style (and the yardstick's `patch`) matches
 _PATCH = GatysParams()  # patch style's defaults: patch size, stride, TV weight
-# Re-matched every 10 evaluations, as patch style. Tried 15 (a relu3_1 match of a 448 px picture
-# costs 3-4 s on two cores): 7 % faster, patch score 0.534 against 0.514 on the portrait pair.
-REMATCH = _PATCH.patch_rematch
+# Re-matched every 5 evaluations, twice as often as patch style (10): the voted start is far from
+# the reference's patches, so the first matches go stale quickly. Measured (30 iterations, weight
+# 2, 448 px, nst_score patch / content): raccoon x Great Wave 0.498 / 0.675 every 10, 0.476 /
+# 0.716 every 5, 0.474 / 0.726 every 3, 0.461 / 0.752 every 2; Colosseum x Starry Night 0.512 ->
+# 0.482, kitten x Woman with a Hat 0.636 -> 0.605 (every 10 -> 5), about +5 s one way (a match
+# of both layers costs ~1.7 s on two cores). Every 15 was 7 % faster and worse (0.534 vs 0.514).
+# Also tried, and worse for the time: the reference's relu4_1 patches at stride 1 (raccoon 0.487 /
+# 0.700), weight 3 (0.487 / 0.752), starting from a softened A' (0.495-0.501).
+REMATCH = 5
 STRIDE = _PATCH.patch_stride  # the reference's patches are taken every STRIDE cells
 
 
