@@ -202,7 +202,7 @@ class _Analogy:
     def _refine_cost(self, img: Tensor, ref: Tensor, its: int) -> float:
         """Expected seconds of `refine.refine` on `img` with `ref`'s patches for `its`
         iterations: a forward and backward pass to relu4_2 per iteration, and a brute-force
-        match of every relu3_1 and relu4_1 patch every `patch_rematch` iterations."""
+        match of every relu3_1 and relu4_1 patch every `refine.REMATCH` iterations."""
         passes = 3 * its * _conv_macs(*img.shape[2:], None, "relu4_2") * CONV_S_PER_MAC
         matches = math.ceil(its / refine.REMATCH) + 1
         cells = [(img.shape[2] // s) * (img.shape[3] // s) for s in (4, 8)]

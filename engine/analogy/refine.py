@@ -6,8 +6,9 @@ A''s deep features are new combinations rather than the painting's own patches (
 "Quality": nst_score's `patch` only 15 % below the photo's). This stage starts from that voted
 picture and runs the patch style objective of `engine.gatys` on it: content = the photo at
 relu4_2, style = every 3 x 3 patch of relu3_1 and relu4_1 pulled to its nearest patch of the
-reference, re-matched every 5 iterations, TV smoothing; the same normalised units as
-`stylize --style-loss patch`, at one scale (the analogy's working size). The patch weight is
+reference, re-matched every REMATCH iterations (twice as often as patch style), TV smoothing;
+the same normalised units as `stylize --style-loss patch`, at one scale (the analogy's working
+size). The patch weight is
 `refine_weight` (2 by default, patch style's is 1: docs/analogy.md, "Stroke refinement").
 
 Because the first match is made from the voted A' -- already the reference's colours arranged
