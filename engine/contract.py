@@ -328,10 +328,10 @@ class AnalogyParams:
                                    min=1, max=200, label="Deconvolution iterations",
                                    advanced=True)
     refine_iterations: int = param(
-        30, "After the paper's pixel voting, L-BFGS iterations that pull the result's brush "
+        32, "After the paper's pixel voting, L-BFGS iterations that pull the result's brush "
             "strokes towards the reference's own (patch style's objective, started from the "
-            "voted picture; B, when asked for, gets a third as many; 0 = the paper's result as "
-            "voted).",
+            "voted picture; the first 3/8 at half size; B, when asked for, gets a third as "
+            "many; 0 = the paper's result as voted).",
         min=0, max=200, label="Stroke refinement iterations")
     refine_weight: float = param(
         2.0, "How strongly the refinement pulls towards the reference's strokes rather than "

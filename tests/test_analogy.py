@@ -338,3 +338,15 @@ def test_guided_candidate_keeps_patches_the_bank_skipped():
     guided = patches.PatchLoss(bank, fmap, rematch=1, guide=guide, guide_row=10)
     assert float(plain(fmap)) > 0.05
     assert float(guided(fmap)) < 1e-9
+
+
+def test_refinement_stages():
+    from engine.analogy.refine import MIN_COARSE_SIDE, stages
+
+    assert stages(32, (336, 448), (448, 300)) == (12, 20)  # the default at 448 px
+    assert sum(stages(7, (96, 96), (96, 96))) == 7
+    assert stages(1, (96, 96), (96, 96)) == (0, 1)
+    # Half of either picture below a relu4_1 patch's worth of cells: all at full size.
+    small = 2 * MIN_COARSE_SIDE - 2
+    assert stages(32, (small, 448), (448, 448)) == (0, 32)
+    assert stages(32, (448, 448), (448, small)) == (0, 32)

@@ -49,15 +49,20 @@ def deconvolve(layers: nn.Module, target: Tensor, init: Tensor, *, iterations: i
     device = target.device
     goal = target[None].to(device)
 
+    # The variable is stored (1, h, w, C): permuted to NCHW it is already channels_last, the
+    # layout the CPU convolutions want, and L-BFGS can still flatten it and its gradient with
+    # view(). Storing it NCHW cost a layout copy forward and back per evaluation (measured at
+    # relu1_1, 448 px: 0.65 s of a 14 s deconvolution).
     def run(v: Tensor) -> Tensor:
         ctx = (torch.autocast(device.type, dtype=dtype) if dtype is not None
                else contextlib.nullcontext())
         with ctx:
-            return layers(v.contiguous(memory_format=torch.channels_last)).float()
+            return layers(v.permute(0, 3, 1, 2)).float()
 
     # First evaluation by hand: it also sets the scale of the variable (see below) and is
     # handed to L-BFGS as its own first evaluation.
-    x0 = init[None].detach().to(device).float().requires_grad_(True)
+    x0 = init[None].detach().to(device).float().permute(0, 2, 3, 1).contiguous()
+    x0.requires_grad_(True)
     with torch.enable_grad():
         out0 = run(x0)
         r0 = out0 - goal
@@ -76,7 +81,6 @@ def deconvolve(layers: nn.Module, target: Tensor, init: Tensor, *, iterations: i
         t = -float((r0.detach() * jd).sum()) / max(float((jd * jd).sum()), 1e-30)
         l1 = float(g0.abs().sum())
     scale = t * l1 if t > 0.0 and l1 > 0.0 and math.isfinite(t * l1) else 1.0
-    # L-BFGS flattens gradients with view(), so the variable itself stays NCHW-contiguous.
     u = (x0 / scale).contiguous().requires_grad_(True)
     opt = torch.optim.LBFGS([u], lr=1.0, max_iter=iterations,
                             history_size=history_size(u.numel()),
@@ -100,4 +104,4 @@ def deconvolve(layers: nn.Module, target: Tensor, init: Tensor, *, iterations: i
 
     with torch.enable_grad():  # callers may run under no_grad
         opt.step(closure)
-    return (u.detach() * scale)[0].contiguous()
+    return (u.detach() * scale)[0].permute(2, 0, 1).contiguous()

@@ -201,14 +201,22 @@ class _Analogy:
 
     def _refine_cost(self, img: Tensor, ref: Tensor, its: int) -> float:
         """Expected seconds of `refine.refine` on `img` with `ref`'s patches for `its`
-        iterations: a forward and backward pass to relu4_2 per iteration, and a brute-force
-        match of every relu3_1 and relu4_1 patch every `refine.REMATCH` iterations."""
-        passes = 3 * its * _conv_macs(*img.shape[2:], None, "relu4_2") * CONV_S_PER_MAC
-        matches = math.ceil(its / refine.REMATCH) + 1
-        cells = [(img.shape[2] // s) * (img.shape[3] // s) for s in (4, 8)]
-        bank = [(ref.shape[2] // s) * (ref.shape[3] // s) / refine.STRIDE**2 for s in (4, 8)]
-        brute = sum(q * n * c * 9 for q, n, c in zip(cells, bank, (256, 512), strict=True))
-        return passes + matches * brute * BRUTE_S_PER_MAC
+        iterations (`refine.stages`: some at half size, a quarter of the pixels): a forward and
+        backward pass to relu4_2 per iteration, and a brute-force match of every relu3_1 and
+        relu4_1 patch every `refine.REMATCH` iterations."""
+        h, w = img.shape[2:]
+        hb, wb = ref.shape[2:]
+        total = 0.0
+        for n, f in zip(refine.stages(its, (h, w), (hb, wb)), (2, 1), strict=True):
+            if not n:
+                continue
+            passes = 3 * n * _conv_macs(h // f, w // f, None, "relu4_2") * CONV_S_PER_MAC
+            matches = math.ceil(n / refine.REMATCH) + 1
+            cells = [(h // f // s) * (w // f // s) for s in (4, 8)]
+            bank = [(hb // f // s) * (wb // f // s) / refine.STRIDE**2 for s in (4, 8)]
+            brute = sum(q * m * c * 9 for q, m, c in zip(cells, bank, (256, 512), strict=True))
+            total += passes + matches * brute * BRUTE_S_PER_MAC
+        return total
 
     # ---------------------------------------------------------------------------- stages
     def _search(self, i: int, fa: Tensor, fap: Tensor, fbp: Tensor, fb: Tensor,
@@ -337,10 +345,15 @@ class _Analogy:
         """`refine.refine` for `its` iterations; `share` = (start, width) of the stage's
         progress that this output's refinement fills."""
         start, width = share
+        coarse, _ = refine.stages(its, tuple(picture.shape[1:]), tuple(reference.shape[1:]))
+        # A half-size iteration is about a quarter of the work of a full-size one.
+        work = coarse / 4 + (its - coarse)
 
         def step(n: int, loss: float) -> None:
-            meter.tick(start + width * min(n, its) / its,
-                       f"refining strokes {label} {min(n, its)}/{its}", min(n, its), its, loss)
+            n = min(n, its)
+            done = min(n, coarse) / 4 + max(0, n - coarse)
+            meter.tick(start + width * done / work, f"refining strokes {label} {n}/{its}", n,
+                       its, loss)
 
         return refine.refine(picture, photo, reference, fld, iterations=its,
                              weight=self.p.refine_weight, net=self.net, device=self.device,
