@@ -59,7 +59,8 @@ REMATCH = 5
 #   22 full, no coarse stage: raccoon 0.495 / 0.700, kitten 0.629 / 0.615.
 # Not kept: the coarse result itself upsampled as the start (blurs the voted detail; B' = A
 # would no longer give A); content at relu4_1 to skip conv4_2 (-8 s; raccoon 0.471 / 0.771);
-# a coarse weight equal to the full one (raccoon 0.454 / 0.842: the face dissolves into waves).
+# the full weight at half size (15 there, result as the start, + 20: raccoon 0.448 / 0.831: the
+# face dissolves into wave crests).
 COARSE = 3 / 8
 COARSE_WEIGHT = 0.5
 MIN_COARSE_SIDE = 32  # px of the half-size pictures: relu4_1 then has 4 cells, room for a patch
