@@ -207,7 +207,7 @@ class _Analogy:
         h, w = img.shape[2:]
         hb, wb = ref.shape[2:]
         total = 0.0
-        for n, f in zip(refine.stages(its, (h, w), (hb, wb)), (2, 1), strict=True):
+        for n, f in zip(refine.stages(its, (h, w), (hb, wb)), (refine.SHRINK, 1), strict=True):
             if not n:
                 continue
             passes = 3 * n * _conv_macs(h // f, w // f, None, "relu4_2") * CONV_S_PER_MAC
@@ -346,12 +346,13 @@ class _Analogy:
         progress that this output's refinement fills."""
         start, width = share
         coarse, _ = refine.stages(its, tuple(picture.shape[1:]), tuple(reference.shape[1:]))
-        # A half-size iteration is about a quarter of the work of a full-size one.
-        work = coarse / 4 + (its - coarse)
+        # A coarse iteration does 1/SHRINK^2 of a full-size one's work (a quarter of the pixels).
+        part = 1 / refine.SHRINK**2
+        work = coarse * part + (its - coarse)
 
         def step(n: int, loss: float) -> None:
             n = min(n, its)
-            done = min(n, coarse) / 4 + max(0, n - coarse)
+            done = min(n, coarse) * part + max(0, n - coarse)
             meter.tick(start + width * done / work, f"refining strokes {label} {n}/{its}", n,
                        its, loss)
 

@@ -63,6 +63,7 @@ REMATCH = 5
 # face dissolves into wave crests).
 COARSE = 3 / 8
 COARSE_WEIGHT = 0.5
+SHRINK = 2  # the coarse stage's pictures are 1/SHRINK of the working size on each side
 MIN_COARSE_SIDE = 32  # px of the half-size pictures: relu4_1 then has 4 cells, room for a patch
 STRIDE = _PATCH.patch_stride  # the reference's patches are taken every STRIDE cells
 
@@ -86,8 +87,8 @@ def guide_corners(fld: Field, shape: tuple[int, int], target: tuple[int, int], k
     return (cy.clamp(0, hb - k) * wb + cx.clamp(0, wb - k)).reshape(-1)
 
 
-def _half(t: Tensor) -> Tensor:
-    return F.interpolate(t[None], scale_factor=0.5, mode="bilinear", antialias=True,
+def _shrink(t: Tensor) -> Tensor:
+    return F.interpolate(t[None], scale_factor=1 / SHRINK, mode="bilinear", antialias=True,
                          align_corners=False)[0].clamp(0.0, 1.0)
 
 
@@ -95,7 +96,7 @@ def stages(iterations: int, shape: tuple[int, int], ref_shape: tuple[int, int]
            ) -> tuple[int, int]:
     """(iterations at half size, iterations at full size) for `iterations` in all: COARSE of
     them at half size, unless half of either picture would be too small for a relu4_1 patch."""
-    small = min(*shape, *ref_shape) // 2 < MIN_COARSE_SIDE
+    small = min(*shape, *ref_shape) // SHRINK < MIN_COARSE_SIDE
     coarse = 0 if small or iterations < 2 else round(iterations * COARSE)
     return coarse, iterations - coarse
 
@@ -124,11 +125,11 @@ def refine(picture: Tensor, photo: Tensor, reference: Tensor, fld: Field, *, ite
     `picture` to `reference` (each patch's guided candidate; the field is in proportions of the
     pictures, so it serves both sizes)."""
     coarse, fine = stages(iterations, tuple(picture.shape[1:]), tuple(reference.shape[1:]))
-    image = picture[None].to(device).float()
+    image = picture[None].to(device).float().clone()
     if coarse:
-        objective = _objective(_half(photo), _half(reference), fld, weight * COARSE_WEIGHT, net,
+        objective = _objective(_shrink(photo), _shrink(reference), fld, weight * COARSE_WEIGHT, net,
                                device, dtype)
-        start = _half(picture)[None].to(device)
+        start = _shrink(picture)[None].to(device)
         small = optimise(start.clone(), objective, coarse, Optimizer.LBFGS,
                          lambda i, losses: step(i, losses.get("total", 0.0)), cancel)
         del objective
@@ -137,7 +138,6 @@ def refine(picture: Tensor, photo: Tensor, reference: Tensor, fld: Field, *, ite
         image = (image + F.interpolate(small - start, size=tuple(picture.shape[1:]),
                                        mode="bicubic", align_corners=False)).clamp(0.0, 1.0)
     objective = _objective(photo, reference, fld, weight, net, device, dtype)
-    image = image.clone()
     out = optimise(image, objective, fine, Optimizer.LBFGS,
                    lambda i, losses: step(coarse + i, losses.get("total", 0.0)), cancel)
     return out[0].detach().float().cpu()
