@@ -20,6 +20,7 @@ from engine.gatys.patches import (
     build_bank,
     nearest,
     overlap,
+    similarity_to,
     target_map,
     weighted_mse,
 )
@@ -49,6 +50,25 @@ def test_nearest_equals_brute_force(stride: int, block_bytes: int) -> None:
     bank = build_bank(maps, [1.0, 1.0], 3, stride, None)
     got = nearest(query, bank, block_bytes=block_bytes)
     assert torch.equal(got, _brute_force(query, maps, 3, stride))
+
+
+def test_nearest_similarity_and_guided_similarity_are_the_cosines() -> None:
+    """The similarity that `nearest` returns with its index, and `similarity_to` for given
+    patches, equal the cosine of the unfolded patch vectors; a zero patch has similarity 0."""
+    gen = torch.Generator().manual_seed(7)
+    query = torch.rand((1, 8, 11, 13), generator=gen) - 0.3
+    query[:, :, :3, :3] = 0.0  # one all-zero patch position
+    painting = torch.rand((1, 8, 9, 10), generator=gen) - 0.3
+    bank = build_bank([painting], [1.0], 3, 1, None)
+    q = F.unfold(query, 3)[0].t()
+    b = F.unfold(painting, 3)[0].t()
+    cos = (q @ b.t()) / (q.norm(dim=1)[:, None].clamp_min(1e-8) * b.norm(dim=1)[None])
+    index, value = nearest(query, bank, block_bytes=4096, with_similarity=True)
+    assert torch.allclose(value, cos.max(dim=1).values, atol=1e-5)
+    assert float(value[0]) == 0.0
+    pick = torch.randint(0, len(b), (len(q),), generator=gen)
+    got = similarity_to(query, bank.table, bank.corner[pick], bank.row[pick], 3)
+    assert torch.allclose(got, cos[torch.arange(len(q)), pick], atol=1e-5)
 
 
 def test_a_shifted_copy_is_matched_at_the_shift() -> None:
