@@ -50,6 +50,9 @@ MIN_SIDE = 32  # relu5_1 is 1/16 of the image: below this there is nothing left 
 # convolution at ~60 G/s when the machine is quiet.
 CONV_S_PER_MAC = 1.0 / 60e9
 BRUTE_S_PER_MAC = 1.0 / 20e9
+# The refinement's patch matches (a convolution, engine.gatys.patches; relu3_1 + relu4_1 of a
+# 448 px picture, ~40 G multiply-adds: 1.0 s measured, session 12).
+MATCH_S_PER_MAC = 1.0 / 40e9
 PM_S_PER_MAC = 35 * BRUTE_S_PER_MAC
 DESCRIPTOR_S_PER_MAC = 5 * BRUTE_S_PER_MAC
 
@@ -215,7 +218,7 @@ class _Analogy:
             cells = [(h // f // s) * (w // f // s) for s in (4, 8)]
             bank = [(hb // f // s) * (wb // f // s) / refine.STRIDE**2 for s in (4, 8)]
             brute = sum(q * m * c * 9 for q, m, c in zip(cells, bank, (256, 512), strict=True))
-            total += passes + matches * brute * BRUTE_S_PER_MAC
+            total += passes + matches * brute * MATCH_S_PER_MAC
         return total
 
     # ---------------------------------------------------------------------------- stages

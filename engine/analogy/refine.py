@@ -6,7 +6,7 @@ A''s deep features are new combinations rather than the painting's own patches (
 "Quality": nst_score's `patch` only 15 % below the photo's). This stage starts from that voted
 picture and runs the patch style objective of `engine.gatys` on it: content = the photo at
 relu4_2, style = every 3 x 3 patch of relu3_1 and relu4_1 pulled to its nearest patch of the
-reference, re-matched every REMATCH iterations (twice as often as patch style), TV smoothing;
+reference, re-matched every REMATCH iterations (patch style: every 10), TV smoothing;
 the same normalised units as `stylize --style-loss patch`: the first COARSE of the iterations at
 half the analogy's working size, the rest at that size (see COARSE below). The patch weight is
 `refine_weight` (2 by default, patch style's is 1: docs/analogy.md, "Stroke refinement").
@@ -37,15 +37,22 @@ from engine.gatys.transfer import PATCH_UNIT, TV_UNIT, vgg_features
 
 LAYERS = ("relu3_1", "relu4_1")  # what patch style (and the yardstick's `patch`) matches
 _PATCH = GatysParams()  # patch style's defaults: patch size, stride, TV weight
-# Re-matched every 5 evaluations, twice as often as patch style (10): the voted start is far from
-# the reference's patches, so the first matches go stale quickly. Measured (30 iterations, weight
-# 2, 448 px, nst_score patch / content): raccoon x Great Wave 0.498 / 0.675 every 10, 0.476 /
-# 0.716 every 5, 0.474 / 0.726 every 3, 0.461 / 0.752 every 2; Colosseum x Starry Night 0.512 ->
-# 0.482, kitten x Woman with a Hat 0.636 -> 0.605 (every 10 -> 5), about +5 s one way (a match
-# of both layers costs ~1.7 s on two cores). Every 15 was 7 % faster and worse (0.534 vs 0.514).
-# Also tried, and worse for the time: the reference's relu4_1 patches at stride 1 (raccoon 0.487 /
-# 0.700), weight 3 (0.487 / 0.752), starting from a softened A' (0.495-0.501).
-REMATCH = 5
+# Re-matched every 2 evaluations, five times as often as patch style (10): the voted start is far
+# from the reference's patches, so the matches go stale quickly. Session 10 measured (30
+# iterations, weight 2, 448 px, nst_score patch / content): raccoon x Great Wave 0.498 / 0.675
+# every 10, 0.476 / 0.716 every 5, 0.474 / 0.726 every 3, 0.461 / 0.752 every 2, and chose 5
+# when a match of both layers cost 2.7 s. Since the match is a convolution (engine.gatys.patches,
+# session 12: 1.0 s) every 2 costs ~6 s more than every 5 one way, and at the same patch weight
+# it moves the trade-off rather than sliding along it. Session 12, on cached matches
+# (runs/r12/exp.py, the default stages; patch / content; in-memory scores, ~0.008 below the
+# CLI's): every 5, weight 2: raccoon 0.469 / 0.741, kitten x Woman with a Hat 0.612 / 0.677;
+# every 2 (both stages), weight 2: 0.449 / 0.784, 0.579 / 0.719; weight 1.75: 0.455 / 0.749,
+# 0.585 / 0.682; every 3 (coarse 2), weight 2: 0.456 / 0.772, 0.589 / 0.709. Also tried: the
+# relu3_1 patches at stride 1 in the coarse stage (raccoon 0.444 / 0.789 with every 2: content for
+# little), a denser schedule early (0, 1, 2, 4, 6, 9, 12, 16: as every 3). Earlier, not kept: the
+# reference's relu4_1 patches at stride 1 (raccoon 0.487 / 0.700 every 5), weight 3 (0.487 /
+# 0.752), starting from a softened A' (0.495-0.501).
+REMATCH = 2
 # The first COARSE of the iterations run at half size (a quarter of the pixels, so about a quarter
 # of the time each), at COARSE_WEIGHT x the patch weight; only the change they make is brought
 # up to full size. At half size the same 3 x 3 relu3_1 / relu4_1 patches cover twice the
