@@ -6,6 +6,7 @@ import threading
 
 import numpy as np
 import pytest
+import torch
 
 from engine import compose, pipeline
 from engine.cancel import CancelToken
@@ -122,6 +123,15 @@ def test_seed_reproducibility() -> None:
     other = stylize(_photo(), [_stripes()], _params(init=Init.NOISE, seed=8)).rgb
     assert np.abs(one - two).max() < 1e-5
     assert np.abs(one - other).mean() > 1e-3
+
+
+def test_global_generator_untouched() -> None:
+    """Jobs share the server's process: a run draws from its own seeded generator only
+    (docs/architecture.md, "Adding a method")."""
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    stylize(_photo(), [_stripes()], _params(init=Init.NOISE, seed=7))
+    assert torch.equal(torch.get_rng_state(), before)
 
 
 @pytest.mark.parametrize("init", [Init.CONTENT, Init.STYLE])

@@ -168,7 +168,6 @@ def stylize(
     cancel = cancel or CancelToken()
     weights = _check_inputs(content_rgb, styles_rgb, params)
     t0 = time.perf_counter()
-    torch.manual_seed(params.seed)
     runtime.use_all_cores()
     device = runtime.torch_device(lane or runtime.lane(params.device))
     dtype = runtime.autocast_dtype(device)
