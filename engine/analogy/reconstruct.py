@@ -205,8 +205,8 @@ class _Analogy:
     def _refine_cost(self, img: Tensor, ref: Tensor, its: int) -> float:
         """Expected seconds of `refine.refine` on `img` with `ref`'s patches for `its`
         iterations (`refine.stages`: some at half size, a quarter of the pixels): a forward and
-        backward pass to relu4_2 per iteration, and a brute-force match of every relu3_1 and
-        relu4_1 patch every `refine.REMATCH` iterations."""
+        backward pass to relu4_2 per iteration, and an exact match of every relu3_1 and
+        relu4_1 patch every `refine.REMATCH` iterations (`engine.gatys.patches.nearest`)."""
         h, w = img.shape[2:]
         hb, wb = ref.shape[2:]
         total = 0.0

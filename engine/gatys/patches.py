@@ -115,6 +115,13 @@ def _gather_patches(table: torch.Tensor, corner: torch.Tensor, row: torch.Tensor
     return torch.stack(cells, 2).permute(1, 0, 2).reshape(len(corner), -1)
 
 
+def _patch_norms(features: torch.Tensor, size: int) -> torch.Tensor:
+    """|k x k patch| of (1, C, H, W) fp32 features at every patch position, row-major (no
+    unfolded copy: a box sum of the cells' squared norms), clamped away from 0."""
+    sq = F.avg_pool2d(features.pow(2).sum(1, keepdim=True), size, stride=1) * (size * size)
+    return sq.sqrt().clamp_min(1e-8).reshape(-1)
+
+
 def nearest(query: torch.Tensor, bank: PatchBank, block_bytes: int = BLOCK_BYTES,
             *, with_similarity: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """Index into `bank` of the nearest painting patch (highest cosine similarity) for every
@@ -141,9 +148,7 @@ def nearest(query: torch.Tensor, bank: PatchBank, block_bytes: int = BLOCK_BYTES
     out = torch.empty(ph * pw, dtype=torch.int64, device=device)
     similarity = torch.empty(ph * pw, dtype=torch.float32, device=device)
     q = query.detach().to(device)
-    # |query patch| per position, for the similarity's value only.
-    q_norm = (F.avg_pool2d(q.float().pow(2).sum(1, keepdim=True), k, stride=1) * (k * k)
-              ).sqrt().clamp_min(1e-8)[0, 0]
+    q_norm = _patch_norms(q.float(), k)  # for the similarity's value only
     q = q.to(kernels.dtype)
     for r0 in range(0, ph, band_rows):
         r1 = min(ph, r0 + band_rows)
@@ -158,7 +163,7 @@ def nearest(query: torch.Tensor, bank: PatchBank, block_bytes: int = BLOCK_BYTES
             best = torch.where(better, value, best)
             arg = torch.where(better, index + j0, arg)
         out[r0 * pw:r1 * pw] = arg
-        similarity[r0 * pw:r1 * pw] = best / q_norm[r0:r1].reshape(-1)
+        similarity[r0 * pw:r1 * pw] = best / q_norm[r0 * pw:r1 * pw]
     return (out, similarity) if with_similarity else out
 
 
@@ -179,8 +184,7 @@ def similarity_to(query: torch.Tensor, table: torch.Tensor, corner: torch.Tensor
             cells = corner + dy * row + dx
             dot += (table[:, cells] * f[:, dy:dy + ph, dx:dx + pw].reshape(c, -1)).sum(0)
             ref_sq += cell_sq[cells]
-    q_sq = F.avg_pool2d(f.pow(2).sum(0)[None, None], size, stride=1).reshape(-1) * (size * size)
-    return dot / (q_sq.sqrt().clamp_min(1e-8) * ref_sq.sqrt().clamp_min(1e-8))
+    return dot / (_patch_norms(f[None], size) * ref_sq.sqrt().clamp_min(1e-8))
 
 
 def target_map(index: torch.Tensor, bank: PatchBank, shape: torch.Size,
