@@ -182,7 +182,7 @@ def fp16_variant(net: TransformerNet, onnx_path: Path, photo_rgb: np.ndarray,
 def training_summary(ckpt: dict[str, Any], command: str | None) -> dict[str, Any]:
     s = checkpoint_settings(ckpt)
     keep = ("size", "style_size", "batch", "lr", "style_weight", "content_weight", "tv_weight",
-            "patch_weight", "width", "depth", "layout", "seed", "init_from")
+            "patch_weight", "width", "depth", "layout", "seed", "init_from", "max_minutes")
     return {
         "style_image": Path(s["style"]).name,
         "data": Path(s["data"]).name,

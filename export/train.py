@@ -48,15 +48,20 @@ class TrainSettings:
     preview: str | None = None  # photo rendered at every preview; default: first training photo
     bf16: str = "auto"  # auto | on | off
     cache_dir: str | None = None
+    # Wall-clock budget of this run in minutes (0 = none): the run stops after the first step
+    # past it and writes its checkpoint. On a lent GPU the time is fixed, not the step count.
+    max_minutes: float = 0.0
 
     def transformer(self) -> TransformerConfig:
         return TransformerConfig(width=self.width, depth=self.depth, layout=self.layout)
 
 
 # Settings that may differ between a checkpoint and the run resuming it.
-_RESUMABLE_CHANGES = {"steps", "preview_every", "checkpoint_every", "preview", "cache_dir", "out"}
+_RESUMABLE_CHANGES = {"steps", "preview_every", "checkpoint_every", "preview", "cache_dir", "out",
+                      "max_minutes"}
 # What settings written before a field existed meant.
-_LEGACY_SETTINGS = {"layout": "johnson", "init_from": None, "patch_weight": 0.0}
+_LEGACY_SETTINGS = {"layout": "johnson", "init_from": None, "patch_weight": 0.0,
+                    "max_minutes": 0.0}
 
 
 def checkpoint_settings(ckpt: dict[str, Any]) -> dict[str, Any]:
@@ -119,4 +124,5 @@ def train(settings: TrainSettings,
             save_picture(Picture(_render_preview(run.net, preview, device)),
                          run.out / "previews" / f"step_{i:06d}.png")
 
-    return run.run(step, progress, after_step)
+    return run.run(step, progress, after_step,
+                   time_limit_s=settings.max_minutes * 60 if settings.max_minutes else None)

@@ -252,6 +252,9 @@ class TrainingRun:
         self.local_batch = settings.batch // self.ddp.world
         self.device = self.ddp.device
         self.bf16 = use_bf16(settings.bf16, self.device)
+        if self.device.type == "cuda":
+            # Fixed crop sizes: let cuDNN time its convolution algorithms once and keep the best.
+            torch.backends.cudnn.benchmark = True
         self.extra = {"kind": kind} if kind else {}
 
         seed_everything(settings.seed)
@@ -279,8 +282,20 @@ class TrainingRun:
     def autocast(self) -> torch.autocast:
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
 
+    def _out_of_time(self, elapsed: float, limit_s: float | None) -> bool:
+        """Past the wall-clock budget; under DDP every rank stops at the same step."""
+        if limit_s is None or not self.ddp.active:
+            return limit_s is not None and elapsed >= limit_s
+        flag = torch.tensor([float(elapsed >= limit_s)], device=self.device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        return bool(flag.item())
+
     def run(self, step_fn: StepFn, progress: Callable[[TrainEvent], None] | None = None,
-            after_step: AfterStep | None = None) -> TrainResult:
+            after_step: AfterStep | None = None, time_limit_s: float | None = None
+            ) -> TrainResult:
+        """Steps until `settings.steps`, or until `time_limit_s` seconds of this call have
+        passed (then the checkpoint is written at the step reached: its weights are those of
+        the same run with `--steps` that step)."""
         s = self.settings
         t0 = time.perf_counter()
         start = self.step
@@ -300,9 +315,15 @@ class TrainingRun:
                                         eta))
                 if after_step is not None:
                     after_step(self.step, record, elapsed, eta)
-                if self.step % s.checkpoint_every == 0 or self.step == s.steps:
+            out_of_time = self._out_of_time(elapsed, time_limit_s)
+            if self.main:
+                if self.step % s.checkpoint_every == 0 or self.step == s.steps or out_of_time:
                     save_checkpoint(self.checkpoint, s, self.net, self.opt, self.step,
                                     self.history, self.wall_before + elapsed, self.device,
                                     self.bf16, **self.extra)
+            if out_of_time:
+                log.info("stopped at step %d: the %.0f s budget is spent", self.step,
+                         time_limit_s)
+                break
         return finish(self.ddp, self.step, self.wall_before + time.perf_counter() - t0,
                       self.device, self.history, self.checkpoint)

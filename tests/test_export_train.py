@@ -75,6 +75,29 @@ def test_killed_run_resumes_exactly(folders, tmp_path, patch_weight):
     assert ("patch" in whole.history[0]) == (patch_weight > 0)
 
 
+def test_a_time_limited_run_stops_with_the_weights_of_its_step_count(folders, tmp_path,
+                                                                     monkeypatch):
+    # A fake clock: each reading is one "second" later, so the limit falls at a known step.
+    import export.training_run as tr
+
+    ticks = iter(range(10_000))
+    monkeypatch.setattr(tr.time, "perf_counter", lambda: float(next(ticks)))
+    limited = train(_settings(folders, tmp_path / "limited", steps=100, checkpoint_every=50,
+                              max_minutes=2.5 / 60))  # 2.5 "s": past it after the 3rd step
+    monkeypatch.undo()
+    assert limited.steps == 3 < 100
+    ckpt = load_checkpoint(tmp_path / "limited" / "last.pt")
+    assert ckpt["step"] == 3  # written at the stop although 3 is no checkpoint step
+    train(_settings(folders, tmp_path / "exact", steps=3))
+    ref = load_checkpoint(tmp_path / "exact" / "last.pt")
+    for k in ref["model"]:
+        assert torch.equal(ckpt["model"][k], ref["model"][k]), k
+    # The limit is a run-time budget, not a setting of the network: the run resumes under
+    # another one and goes on to its step count.
+    resumed = train(_settings(folders, tmp_path / "limited", steps=5, checkpoint_every=50))
+    assert resumed.steps == 5
+
+
 def test_resume_refuses_other_settings(folders, tmp_path):
     train(_settings(folders, tmp_path / "r", steps=1))
     with pytest.raises(ValueError, match="style_weight"):
