@@ -3,14 +3,16 @@
 with its retrained successor (issue #14).
 
     python benchmarks/fast_networks_quality.py --models starry_night,great_wave \
-        [--candidates runs/ft/models --prefix new_] [--size 512] [--out rows.jsonl]
+        [--candidates runs/ft/models --prefix new_[,other_]] [--size 512] [--out rows.jsonl]
 
 Each shared content photo is brought to --size on its longer side, styled by each model through
 the engine (`fast.stylize`, defaults) and scored against the model's own painting (the json's
 `training.style_image`, looked up in ../shared/images/style/) at that size, with nst_score's own
 functions (VGG loaded once). With --candidates, the models in that folder whose id is PREFIX+ID
-are scored beside ID. One JSON line per (photo, model) goes to --out as it is measured; the
-summary gives each model's means and, for a candidate, its ratios to the current network's.
+are scored beside ID (several prefixes, comma-separated: several candidates per network; an
+empty prefix scores only the models named, e.g. new paintings found in --candidates). One JSON
+line per (photo, model) goes to --out as it is measured; the summary gives each model's means
+and, for a candidate, its ratios to the current network's.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", default="starry_night,great_wave,udnie,woman_with_hat")
     ap.add_argument("--candidates", type=Path, help="folder of retrained models (PREFIX + ID)")
-    ap.add_argument("--prefix", default="new_")
+    ap.add_argument("--prefix", default="new_", help="candidate id prefix(es), comma-separated")
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--photos", type=int, default=13)
     ap.add_argument("--out", type=Path, default=Path("fast_networks_quality.jsonl"))
@@ -68,7 +70,7 @@ def main() -> int:
             "style_image"]
         pairs.append((mid, mid, painting))
         if args.candidates:
-            pairs.append((mid, args.prefix + mid, painting))
+            pairs += [(mid, pre + mid, painting) for pre in args.prefix.split(",") if pre]
     known = {}
     if args.reuse_current:
         for line in args.reuse_current.read_text().splitlines():

@@ -12,14 +12,16 @@
 #   2. On the GPU machine, one call of the device tool's run, timeout_s 590:
 #        carry [".gpu_pack/photos", ".gpu_pack/styles", ".gpu_pack/vgg19.bin"]
 #        command "bash export/gpu_train_fast.sh train"
+#      then at once, while the machine is still warm, a second, timeout_s 300: "... more".
 #      Every run of RUNS (below) trains at once on the one GPU, each its own process: stage 1 with
 #      the Gram loss for $MINUTES1 minutes, then stage 2 from stage 1's weights with the patch term
 #      added for $MINUTES2 minutes (the recipe docs/fast.md measured on the CPU: Gram first, then
-#      Gram + patch). Time, not steps, is what is fixed on a lent GPU: `--max-minutes` stops each
-#      stage after the first step past its budget and writes the checkpoint there. Back in $OUT:
-#      runs.tgz (every stage's last.pt without the optimizer state, with its loss history),
-#      previews.tgz, the logs, the GPU's name.
-#   3. Here: unpack runs.tgz in the repository root (it holds runs/gpu/...), export and score
+#      Gram + patch); `more` adds stage 3, the same at half the learning rate. Time, not steps, is
+#      what is fixed on a lent GPU: `--max-minutes` stops each stage after the first step past its
+#      budget and writes the checkpoint there. Back in $OUT: runs.tgz and s3.tgz (each stage's
+#      last.pt without the optimizer state but with its loss history, its command, log and last
+#      preview), the GPU's name.
+#   3. Here: unpack both in the repository root (they hold runs/gpu/...), export and score
 #      (docs/fast.md gives the commands).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -75,15 +77,16 @@ EOF
     du -sh "$PACK/photos" "$PACK/styles" "$PACK/vgg19.bin"
 }
 
-# One stage of every run at once; waits for all. $1: stage (1|2), $2: minutes, rest: flags.
+# One stage of every run at once; waits for all. $1: stage (1, 2, 3: each from the one before),
+# $2: minutes, rest: flags.
 stage() {
-    local n=$1 minutes=$2 py=$3
-    shift 3
+    local n=$1 minutes=$2
+    shift 2
     local id painting width depth weight pids=()
     while read -r id painting width depth weight; do
         [ -n "$id" ] || continue
         local out=$RUN/$id/s$n init=()
-        [ "$n" = 2 ] && init=(--init-from "$RUN/$id/s1/last.pt")
+        [ "$n" -gt 1 ] && init=(--init-from "$RUN/$id/s$((n - 1))/last.pt")
         local cmd=(-m export train --style "$PACK/styles/$painting" --data "$PACK/photos"
                    --out "$out" --size "$SIZE" --batch "$BATCH" --steps 1000000
                    --style-weight "$weight" --width "$width" --depth "$depth"
@@ -94,7 +97,7 @@ stage() {
         # A run that fails leaves its log and does not stop the others; one that hangs is
         # interrupted well after its budget (its last checkpoint, every 200 steps, stays).
         timeout --signal=INT "$(awk -v m="$minutes" 'BEGIN {print int(m * 60 + 90)}')" \
-            "$py" "${cmd[@]}" > "$out/train.log" 2>&1 &
+            "$PY" "${cmd[@]}" > "$out/train.log" 2>&1 &
         pids+=($!)
     done <<< "$RUNS"
     local pid failed=0
@@ -102,54 +105,69 @@ stage() {
     echo "stage $n: ${#pids[@]} runs, $failed failed"
 }
 
-train() {
-    local py=${PY:-python3} out=${OUT:-out}
-    RUN=${RUN:-runs/gpu}
+setup() {
+    PY=${PY:-python3} OUT=${OUT:-out} RUN=${RUN:-runs/gpu}
     SIZE=${SIZE:-256} BATCH=${BATCH:-8} BF16=${BF16:-on}
-    if [ -z "${ALLOW_CPU:-}" ]; then
-        "$py" -c "import torch; assert torch.cuda.is_available(), 'no CUDA device here'"
-        nvidia-smi --query-gpu=name,memory.total --format=csv,noheader > "$out/gpu.txt" || true
-    fi
     export NST_VGG19_WEIGHTS=$PWD/$PACK/vgg19.bin PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1
-    mkdir -p "$RUN" "$out"
-    # The photo cache once, before the runs start (else every process decodes the same photos).
-    "$py" -c "import sys; from pathlib import Path; from export.data import PhotoCrops
-PhotoCrops(Path(sys.argv[1]), int(sys.argv[2]), seed=0, cache_dir=Path(sys.argv[3]))" \
-        "$PACK/photos" "$SIZE" "$RUN/cache"
-    local t0=$SECONDS
-    stage 1 "${MINUTES1:-4.5}" "$py" --lr 2e-3 | tee "$out/stages.txt"
-    stage 2 "${MINUTES2:-2.5}" "$py" --lr 5e-4 --patch-weight 3 | tee -a "$out/stages.txt"
-    echo "both stages: $((SECONDS - t0)) s" | tee -a "$out/stages.txt"
-    nvidia-smi --query-gpu=name,memory.used --format=csv,noheader >> "$out/gpu.txt" 2>/dev/null \
-        || true
-    # The weights and loss histories without the optimizer state (the files stay small).
-    "$py" - "$RUN" <<'EOF'
+    mkdir -p "$RUN" "$OUT"
+}
+
+# $OUT/$1: the stage folders' weights and loss histories without the optimizer state (the files
+# stay small), their commands and logs, and the last preview of each.
+collect() {
+    local name=$1
+    shift
+    "$PY" - "$@" <<'EOF'
 import sys
 from pathlib import Path
 
 import torch
 
-for ckpt_path in sorted(Path(sys.argv[1]).glob("*/s*/last.pt")):
+for ckpt_path in sorted(Path(p) / "last.pt" for p in sys.argv[1:]):
     ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
     ckpt.pop("optimizer", None)
     torch.save(ckpt, ckpt_path)
     print(ckpt_path, "step", ckpt["step"], "wall", round(ckpt["wall_s"], 1))
 EOF
-    tar czf "$out/runs.tgz" "$RUN"/*/s*/last.pt "$RUN"/*/s*/command.txt
-    tar czf "$out/logs.tgz" "$RUN"/*/s*/train.log
-    # The last preview of each stage (all of them would pass the tool's 16 MiB per file).
-    local previews=() dir
-    for dir in "$RUN"/*/s*/previews; do
-        local last
-        last=$(find "$dir" -name '*.png' | sort | tail -1)
-        [ -n "$last" ] && previews+=("$last")
+    local files=() dir last
+    for dir in "$@"; do
+        files+=("$dir/last.pt" "$dir/command.txt" "$dir/train.log")
+        last=$(find "$dir" -path '*/previews/*.png' | sort | tail -1)
+        [ -n "$last" ] && files+=("$last")
     done
-    [ ${#previews[@]} -gt 0 ] && tar czf "$out/previews.tgz" "${previews[@]}"
-    ls -la "$out"
+    tar czf "$OUT/$name" "${files[@]}"
+    ls -la "$OUT"
+}
+
+train() {
+    setup
+    if [ -z "${ALLOW_CPU:-}" ]; then
+        "$PY" -c "import torch; assert torch.cuda.is_available(), 'no CUDA device here'"
+        nvidia-smi --query-gpu=name,memory.total --format=csv,noheader > "$OUT/gpu.txt" || true
+    fi
+    # The photo cache once, before the runs start (else every process decodes the same photos).
+    "$PY" -c "import sys; from pathlib import Path; from export.data import PhotoCrops
+PhotoCrops(Path(sys.argv[1]), int(sys.argv[2]), seed=0, cache_dir=Path(sys.argv[3]))" \
+        "$PACK/photos" "$SIZE" "$RUN/cache"
+    local t0=$SECONDS
+    stage 1 "${MINUTES1:-4.5}" --lr 2e-3 | tee "$OUT/stages.txt"
+    stage 2 "${MINUTES2:-2.5}" --lr 5e-4 --patch-weight 3 | tee -a "$OUT/stages.txt"
+    echo "both stages: $((SECONDS - t0)) s" | tee -a "$OUT/stages.txt"
+    collect runs.tgz "$RUN"/*/s1 "$RUN"/*/s2
+}
+
+# A second call on the still-warm machine (runs/ is kept there between calls; a lease is 15
+# minutes, one command at most 10): stage 3 from stage 2's weights, the same loss at half the
+# learning rate, the schedule's last step.
+more() {
+    setup
+    stage 3 "${MINUTES3:-3.3}" --lr 2.5e-4 --patch-weight 3 | tee "$OUT/stages.txt"
+    collect s3.tgz "$RUN"/*/s3
 }
 
 case "${1:-}" in
     pack) pack ;;
     train) train ;;
-    *) echo "usage: $0 pack|train" >&2; exit 2 ;;
+    more) more ;;
+    *) echo "usage: $0 pack|train|more" >&2; exit 2 ;;
 esac

@@ -140,24 +140,43 @@ def layout(height: int, width: int, *, tile: int, overlap: int, stride: int = 1,
     return Layout(plan(ph, pw, tile, overlap, stride), ph, pw, overlap, tile)
 
 
+def _run_with_margin(run: RunFn, x: np.ndarray, t: Tile, cut: Layout, margin: int
+                     ) -> np.ndarray:
+    """`run` on the tile with `margin` more pixels, by reflection, on each side where the tile
+    meets the image's border, and the output cropped back to the tile. Convolutional networks
+    know where their input ends (their own padding): trained networks paint artefacts there (a
+    column of Starry Night's yellow rings along one edge, measured in docs/fast.md). With the
+    margin those land outside the picture; inner tile edges already have overlaps."""
+    if not margin:
+        return run(x)
+    top, left = (margin if t.y0 == 0 else 0), (margin if t.x0 == 0 else 0)
+    bottom, right = (margin if t.y1 >= cut.height else 0), (margin if t.x1 >= cut.width else 0)
+    mode = "reflect" if margin < min(x.shape[:2]) else "edge"
+    out = run(np.pad(x, ((top, bottom), (left, right), (0, 0)), mode=mode))
+    return out[top:top + x.shape[0], left:left + x.shape[1]]
+
+
 def run_tiled(rgb: np.ndarray, run: RunFn, *, tile: int = 0, overlap: int = 0, stride: int = 1,
               fixed_size: tuple[int, int] | None = None, min_side: int = MIN_SIDE,
               on_tile: Callable[[int, int], None] | None = None,
               adjust: Callable[[np.ndarray, int, int], np.ndarray] | None = None,
-              cut: Layout | None = None) -> np.ndarray:
+              cut: Layout | None = None, margin: int = 0) -> np.ndarray:
     """Apply `run` to `rgb` (H, W, 3) float32 and return (H, W, 3), tile by tile as `cut` says
     (default: `layout(H, W, tile=..., overlap=..., stride=..., fixed_size=..., min_side=...)`).
     `on_tile(done, total)` runs after each tile (progress and cancellation). `adjust(out, y0,
     x0)`, when several tiles are needed, may correct each tile's output (the part inside the
-    image, placed at y0, x0) before blending (see engine.fast.tone). Memory: the result, one
-    weight plane and one tile."""
+    image, placed at y0, x0) before blending (see engine.fast.tone). `margin` (a multiple of the
+    stride; dynamic-size networks only) pads tiles at the image's border (`_run_with_margin`).
+    Memory: the result, one weight plane and one tile."""
     h, w = rgb.shape[:2]
     if cut is None:
         cut = layout(h, w, tile=tile, overlap=overlap, stride=stride, fixed_size=fixed_size,
                      min_side=min_side)
     tiles, ph, pw, overlap = cut.tiles, cut.height, cut.width, cut.overlap
+    if margin and (fixed_size is not None or margin % max(1, stride)):
+        raise ValueError("margin needs a dynamic-size network and a multiple of the stride")
     if len(tiles) == 1:
-        out = run(_cut(rgb, tiles[0]))
+        out = _run_with_margin(run, _cut(rgb, tiles[0]), tiles[0], cut, margin)
         if on_tile:
             on_tile(1, 1)
         return np.ascontiguousarray(out[:h, :w])
@@ -165,7 +184,7 @@ def run_tiled(rgb: np.ndarray, run: RunFn, *, tile: int = 0, overlap: int = 0, s
     acc = np.zeros((h, w, 3), np.float32)
     weight = np.zeros((h, w), np.float32)
     for i, t in enumerate(tiles):
-        out = run(_cut(rgb, t))
+        out = _run_with_margin(run, _cut(rgb, t), t, cut, margin)
         wy = _ramp(t.y1 - t.y0, overlap, t.y0 > 0, t.y1 < ph)
         wx = _ramp(t.x1 - t.x0, overlap, t.x0 > 0, t.x1 < pw)
         # Only the part inside the image is kept; the padding was context for the network.
