@@ -27,7 +27,9 @@ def list_photos(folder: Path, what: str = "photos") -> list[Path]:
     return photos
 
 
-def _shrink(path: Path, short_side: int) -> np.ndarray:
+def shrink_photo(path: Path, short_side: int) -> np.ndarray:
+    """The photo upright, RGB, shrunk (never enlarged) so its shorter side is `short_side`; the
+    training cache and the GPU packs (export/gpu_train_*.sh) read photos through it."""
     with Image.open(path) as im:
         im = ImageOps.exif_transpose(im).convert("RGB")
         w, h = im.size
@@ -60,7 +62,7 @@ class PhotoCrops:
         if cache is not None and cache.is_file():
             with np.load(cache) as z:
                 return [z[f"a{i}"] for i in range(len(self.photos))]
-        arrays = [_shrink(p, short) for p in self.photos]
+        arrays = [shrink_photo(p, short) for p in self.photos]
         if cache is not None:
             cache.parent.mkdir(parents=True, exist_ok=True)
             # One temporary name per process: under torchrun every rank fills a cold cache at

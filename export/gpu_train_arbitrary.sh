@@ -29,19 +29,14 @@ pack() {
 import sys
 from pathlib import Path
 
-from PIL import Image, ImageOps
+from PIL import Image
 
-from export.data import list_photos
+from export.data import list_photos, shrink_photo
 
 args = sys.argv[1:]
 for src, dst, short in zip(args[0::3], args[1::3], map(int, args[2::3])):
     for p in list_photos(Path(src)):
-        with Image.open(p) as im:
-            im = ImageOps.exif_transpose(im).convert("RGB")
-            s = min(1.0, short / min(im.size))
-            im = im.resize((max(short, round(im.width * s)), max(short, round(im.height * s))),
-                           Image.Resampling.LANCZOS)
-            im.save(Path(dst) / (p.stem + ".jpg"), quality=92)
+        Image.fromarray(shrink_photo(p, short)).save(Path(dst) / (p.stem + ".jpg"), quality=92)
 EOF
     local vgg
     vgg=$("$py" -c 'from engine.backbone import find_default_weights as f; print(f())')

@@ -54,18 +54,13 @@ pack() {
 import sys
 from pathlib import Path
 
-from PIL import Image, ImageOps
+from PIL import Image
 
-from export.data import list_photos
+from export.data import list_photos, shrink_photo
 
 src, dst, short = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
 for p in list_photos(src):
-    with Image.open(p) as im:
-        im = ImageOps.exif_transpose(im).convert("RGB")
-        s = min(1.0, short / min(im.size))
-        im = im.resize((max(short, round(im.width * s)), max(short, round(im.height * s))),
-                       Image.Resampling.LANCZOS)
-        im.save(dst / (p.stem + ".jpg"), quality=92)
+    Image.fromarray(shrink_photo(p, short)).save(dst / (p.stem + ".jpg"), quality=92)
 EOF
     local painting
     for painting in $(awk 'NF == 5 {print $2}' <<< "$RUNS" | sort -u); do
