@@ -59,6 +59,39 @@ def find_default_weights() -> Path | None:
     return path if path.is_file() else None
 
 
+class _LeanMaxPool(torch.autograd.Function):
+    """2x2 max pooling that keeps no indices for backward: it keeps its input (the ReLU before it
+    keeps the same tensor anyway, so that costs nothing) and finds the maxima again in backward.
+    torch's own keeps int64 indices, 4x the bytes of the bf16 pooled map's input: 0.6 GB at
+    2048x1536 for pool1 and pool2, more than the activations they index."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        ctx.save_for_backward(x)
+        return torch.nn.functional.max_pool2d(x, 2, 2)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
+        (x,) = ctx.saved_tensors
+        with torch.enable_grad():
+            again = x.detach().requires_grad_(True)
+            pooled = torch.nn.functional.max_pool2d(again, 2, 2)
+        (out,) = torch.autograd.grad(pooled, again, grad)
+        return out
+
+
+class LeanMaxPool2d(nn.MaxPool2d):
+    """nn.MaxPool2d(2, 2), with _LeanMaxPool when a gradient is wanted."""
+
+    def __init__(self) -> None:
+        super().__init__(2, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.is_grad_enabled() and x.requires_grad:
+            return _LeanMaxPool.apply(x)
+        return super().forward(x)
+
+
 class VGG19(nn.Module):
     """The 16 conv layers of VGG19 as one Sequential; `forward` stops at the deepest layer asked."""
 
@@ -73,7 +106,7 @@ class VGG19(nn.Module):
             if b < len(VGG19_BLOCKS):
                 # Gatys et al. found average pooling gives smoother results; neural-style and
                 # most tools default to max, which is what the Caffe weights were trained with.
-                layers.append(nn.MaxPool2d(2, 2) if pooling is Pooling.MAX else nn.AvgPool2d(2, 2))
+                layers.append(LeanMaxPool2d() if pooling is Pooling.MAX else nn.AvgPool2d(2, 2))
         self.layers = nn.Sequential(*layers)
         self.index = {name: i for i, name in enumerate(LAYER_NAMES)}
 

@@ -87,3 +87,33 @@ def test_reduced_precision_stays_close(net) -> None:
     for name in ALL_LAYERS:
         err = (low[name].float() - ref[name]).norm() / ref[name].norm()
         assert err < 0.05, (name, err.item())
+
+
+def test_lean_max_pool_has_torchs_gradient_and_keeps_no_indices() -> None:
+    """The pooling the backbone uses under autograd: the same gradient as torch's max pooling,
+    ties included (a map of equal values), with no int64 index map kept for backward."""
+    from engine.backbone import LeanMaxPool2d
+
+    saved: list[torch.dtype] = []
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        saved.append(t.dtype)
+        return t
+
+    gen = torch.Generator().manual_seed(0)
+    for x in (torch.randn(1, 4, 10, 14, generator=gen), torch.ones(1, 2, 6, 6),
+              torch.randn(1, 8, 9, 7, generator=gen).to(memory_format=torch.channels_last)):
+        grad = torch.randn(1, x.shape[1], x.shape[2] // 2, x.shape[3] // 2, generator=gen)
+        ours, theirs = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
+        saved.clear()
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            out = LeanMaxPool2d()(ours)
+        assert saved and torch.int64 not in saved
+        out.backward(grad)
+        F.max_pool2d(theirs, 2, 2).backward(grad)
+        assert torch.equal(out.detach(), F.max_pool2d(x, 2, 2))
+        assert torch.equal(ours.grad, theirs.grad)
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        saved.clear()
+        torch.nn.MaxPool2d(2, 2)(torch.randn(1, 2, 4, 4, requires_grad=True))
+    assert torch.int64 in saved  # what the test guards against: torch's own keeps indices
