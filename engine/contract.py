@@ -219,9 +219,10 @@ class GatysParams:
     multiscale: bool = param(True, "Optimise coarse to fine (faster and better large-scale "
                                    "structure).", label="Multi-scale", advanced=True)
     fine_scales: FineScales = param(
-        FineScales.LIGHT, "Above 512 px: light settles the arrangement at 512 px, then each "
-        "larger scale only refines brush strokes with VGG19's shallow layers; full optimises "
-        "every layer at every scale (slower).", label="Large sizes",
+        FineScales.LIGHT, "Above 512 px: light settles the arrangement at 512 px, then only "
+        "redraws brush strokes at the full size with VGG19's shallow layers, from the upscaler "
+        "network's enlargement; full optimises every layer at every scale (4x slower).",
+        label="Large sizes",
         advanced=True,
         choice_labels={"light": "Light: refine strokes above 512 px (fast)",
                        "full": "Full: every layer at every scale (slow)"})

@@ -2,7 +2,7 @@
 that predicts: the GIMP dialog's "1024 px would take about 95 s" (issue #15).
 
 A Gatys run records seconds per megapixel-iteration of full-network work (a light scale's
-iteration counts as `LIGHT_COST` of one; engine/gatys/schedule.py), per lane. The figure is kept
+iteration counts as `DEPTH_COST[Depth.STROKES]` of one; engine/gatys/schedule.py), per lane. The figure is kept
 in memory and in a small JSON file in the user's cache folder, so an engine started later (they
 exit when idle) still knows it. Nothing is guessed: before the first run there is no estimate.
 """

@@ -147,21 +147,25 @@ def test_quality_help_names_the_preset_iteration_counts():
         assert f"{quality.value} {n}" in text
 
 
-def test_large_sizes_are_the_512_plan_then_light_scales() -> None:
+def test_large_sizes_are_one_full_scale_then_one_light_scale() -> None:
     from engine.contract import FineScales, StyleLoss
-    from engine.gatys.schedule import LIGHT_COST
+    from engine.gatys.features import Depth
+    from engine.gatys.schedule import DEPTH_COST, FINEST_FRACTION, HEAD_FRACTION
 
-    head = plan((4000, 3000), GatysParams(size=512, quality=Quality.DRAFT))
     big = plan((4000, 3000), GatysParams(size=2048, quality=Quality.DRAFT))
-    assert big[:len(head)] == head  # a large result is the 512 px result, refined
-    light = big[len(head):]
-    assert [(s.width, s.height, s.light) for s in light] == [(1024, 768, True),
-                                                             (2048, 1536, True)]
-    assert all(s.iterations == FINE_ITERATIONS[Quality.DRAFT] for s in light)
-    assert light[0].cost == 1024 * 768 * LIGHT_COST * light[0].iterations
-    # each light scale at most doubles the one below
-    odd = plan((4000, 3000), GatysParams(size=1500))
-    assert [max(s.width, s.height) for s in odd] == [128, 256, 512, 750, 1500]
+    fine = FINE_ITERATIONS[Quality.DRAFT]
+    # the full plan's coarsest scale (a quarter of 2048), from the photo, then the size itself
+    assert [(s.width, s.height, s.depth) for s in big] == [(512, 384, Depth.FULL),
+                                                         (2048, 1536, Depth.STROKES)]
+    assert big[0].iterations == round(fine * 4 * HEAD_FRACTION)
+    assert big[1].iterations == round(fine * FINEST_FRACTION) and big[1].light
+    assert big[1].cost == 2048 * 1536 * DEPTH_COST[Depth.STROKES] * big[1].iterations
+    normal = plan((4000, 3000), GatysParams(size=1024))
+    assert [max(s.width, s.height) for s in normal] == [512, 1024]
+    assert normal[0].iterations == round(FINE_ITERATIONS[Quality.NORMAL] * 2 * HEAD_FRACTION)
+    # the head is the largest halving of the size that is at most 512 px
+    assert [max(s.width, s.height) for s in plan((4000, 3000), GatysParams(size=1500))] == [
+        375, 1500]
     # full, patch, single-scale and sizes just above 512: the ordinary plan, no light scale
     for params in (GatysParams(size=2048, fine_scales=FineScales.FULL),
                    GatysParams(size=2048, style_loss=StyleLoss.PATCH),
@@ -169,6 +173,49 @@ def test_large_sizes_are_the_512_plan_then_light_scales() -> None:
         stages = plan((4000, 3000), params)
         assert not any(s.light for s in stages), params
         assert max(stages[-1].width, stages[-1].height) == params.size
+    # a banner too thin for a full head scale gets the ordinary plan
+    assert not any(s.light for s in plan((4000, 200), GatysParams(size=2048)))
     full = plan((4000, 3000), GatysParams(size=2048, fine_scales=FineScales.FULL))
     assert [max(s.width, s.height) for s in full] == [512, 1024, 2048]
-    assert sum(s.cost for s in big) < 0.5 * sum(s.cost for s in full)
+    assert sum(s.cost for s in big) < 0.25 * sum(s.cost for s in full)
+
+
+def test_content_loss_keeps_no_fp32_copy_and_has_the_plain_gradient() -> None:
+    """The blockwise squared distance equals mean((f - t)^2) / |t|^2 in value and gradient, for
+    fp32 and bf16 features in either memory layout, and keeps nothing for backward but f and t
+    (the plain expression keeps an fp32 copy of f - t: 200 MB at 2048 px)."""
+    import torch
+
+    from engine.gatys import losses
+
+    saved: list[tuple[torch.dtype, int]] = []
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        if t.numel() > 1:  # the scalars of the division by the norm aside
+            saved.append((t.dtype, t.data_ptr()))
+        return t
+
+    gen = torch.Generator().manual_seed(1)
+    old = losses.CHUNK
+    losses.CHUNK = 64  # several blocks even at this size
+    try:
+        for dtype in (torch.float32, torch.bfloat16):
+            for layout in (torch.contiguous_format, torch.channels_last):
+                target = torch.randn(1, 8, 21, 13, generator=gen).to(dtype)
+                f = torch.randn(1, 8, 21, 13, generator=gen).to(dtype).contiguous(
+                    memory_format=layout)
+                loss = losses.ContentLoss(target)
+                ours, plain = f.clone().requires_grad_(True), f.clone().requires_grad_(True)
+                saved.clear()
+                with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+                    value = loss(ours)
+                assert {p for _, p in saved} <= {ours.data_ptr(), loss.target.data_ptr()}
+                want = (plain.float() - target.float()).pow(2).mean() / target.float().pow(
+                    2).mean()
+                value.backward()
+                want.backward()
+                assert torch.allclose(value, want, rtol=1e-5)
+                assert torch.allclose(ours.grad.float(), plain.grad.float(), rtol=1e-2,
+                                      atol=1e-6)
+    finally:
+        losses.CHUNK = old

@@ -175,7 +175,7 @@ def test_cuda_asked_without_cuda() -> None:
 
 
 def test_light_scale_refines_the_result_so_far(monkeypatch) -> None:
-    """Above 512 px the default plan ends with light scales: VGG19 to relu3_1 only, and the
+    """Above 512 px the default plan ends with a light scale: VGG19 to relu3_1 only, and the
     content target is the result so far (enlarged), not the photo. (Thresholds lowered here so
     that the test runs at thumbnail sizes.)"""
     import torch
@@ -183,20 +183,21 @@ def test_light_scale_refines_the_result_so_far(monkeypatch) -> None:
     from engine.backbone import shared_backbone
     from engine.contract import FineScales, Pooling
     from engine.gatys import schedule, transfer
+    from engine.gatys.features import Depth
 
     monkeypatch.setattr(schedule, "LIGHT_ABOVE", 96)
     monkeypatch.setattr(schedule, "LIGHT_FROM", 120)
     photo, style = _photo(60, 90), _stripes(48, 48)
-    big = stylize(photo, [style], GatysParams(size=160, iterations=6))
+    big = stylize(photo, [style], GatysParams(size=160, iterations=18))
     assert big.info["light_scales"] == 1 and big.rgb.shape == (107, 160, 3)
-    assert [s[0] for s in big.info["scales"]] == [96, 160]
+    assert [s[0] for s in big.info["scales"]] == [80, 160]
     assert big.info["style_loss"] < 0.9  # the light scale still styles (relu1_1..relu3_1)
     full = stylize(photo, [style], GatysParams(size=160, iterations=6,
                                                 fine_scales=FineScales.FULL))
     assert full.info["light_scales"] == 0
 
     net = shared_backbone(Pooling.MAX, "cpu")
-    stage = schedule.Stage(160, 107, 6, light=True)
+    stage = schedule.Stage(160, 107, 6, Depth.STROKES)
     photo_t = transfer._tensor(resize_rgb(photo, (160, 107)), torch.device("cpu"))
     previous = torch.rand_like(photo_t)
     content, styles = transfer._targets(net, photo_t, [style], [1.0], stage, GatysParams(),
@@ -214,3 +215,30 @@ def test_light_scale_refines_the_result_so_far(monkeypatch) -> None:
     assert len(styles) == 5
     with torch.no_grad():
         assert torch.allclose(content.target, net(photo_t, ["relu4_2"])["relu4_2"])
+
+
+def test_a_light_scale_starts_from_the_upscaler_networks_enlargement(monkeypatch) -> None:
+    """Before a light scale the result so far is enlarged by the installed upscaler network
+    (what `python -m engine upscale` gives), not bilinearly; with no network installed, and
+    between full scales, bilinearly."""
+    import torch
+    import torch.nn.functional as F
+
+    from engine import upscale
+    from engine.contract import Upscale
+    from engine.gatys import transfer
+    from engine.gatys.features import Depth
+    from engine.gatys.schedule import Stage
+
+    assert upscale.find_network() is not None  # the shipped x4 network
+    small = transfer._tensor(_photo(30, 40), torch.device("cpu"))
+    rgb = small[0].permute(1, 2, 0).numpy()
+    light, full = Stage(160, 120, 2, Depth.STROKES), Stage(160, 120, 2)
+    sharp, _ = upscale.to_size(rgb, (160, 120), Upscale.SHARP)
+    bilinear = F.interpolate(small, size=(120, 160), mode="bilinear", align_corners=False)
+    assert torch.allclose(transfer._enlarge(small, light, "cpu")[0].permute(1, 2, 0),
+                          torch.from_numpy(sharp), atol=1e-6)
+    assert torch.allclose(transfer._enlarge(small, full, "cpu"), bilinear, atol=1e-6)
+    assert not torch.allclose(bilinear[0].permute(1, 2, 0), torch.from_numpy(sharp), atol=1e-2)
+    monkeypatch.setattr(upscale, "find_network", lambda: None)
+    assert torch.allclose(transfer._enlarge(small, light, "cpu"), bilinear, atol=1e-6)

@@ -5,14 +5,19 @@ size) cheaper and where the large-scale arrangement of the style is decided; the
 refines brush strokes. `Quality` presets name the number of iterations at the finest scale; each
 coarser scale gets `COARSE_FACTOR` times as many as the next finer one.
 
-Large sizes (`fine_scales=light`, the default): above `LIGHT_ABOVE` the plan is the ordinary plan
-at 512 px, where the arrangement of the style is settled, followed by *light* scales up to the
-size (each at most twice the one before) that only refine brush strokes: VGG19 up to relu3_1 (style
-relu1_1..relu3_1, content relu3_1) instead of up to relu5_1, `fine` iterations each. The deep
-layers are two thirds of a VGG19 pass's arithmetic and, at these sizes, describe what the 512 px
-scale already decided (measured, though, the time saved is small: see LIGHT_COST).
-(crowsonkb's style-transfer-pytorch also spends its finest scales on fewer, cheaper steps; the
-truncated network is our choice; benchmarks/gatys_highres.py compares it with the full plan.)
+Large sizes (`fine_scales=light`, the default, from `LIGHT_FROM` up) are two scales:
+1. the *head*: the full plan's coarsest scale (the size halved until it is at most 512 px: 512 for
+   1024 and 2048), full depth, from the photo, `HEAD_FRACTION` of the full plan's iterations for
+   that scale. The arrangement of the style and the photo's structure are settled here, where an
+   iteration costs a sixteenth of one at 2048 px;
+2. the size itself, *light* (features.Depth.STROKES: VGG19 to relu3_1, half a full iteration's
+   time), `FINEST_FRACTION` of the preset's count, starting from the head's result enlarged by
+   the upscaler network (transfer._enlarge) and with that enlargement as its content target: it
+   redraws brush strokes at full resolution, it does not renegotiate with the photo.
+No scale in between: the 1024 px scale of a 2048 px run cost a quarter of the run and moved the
+yardstick's scores away from the full plan's (docs/gatys.md, "Large sizes"). crowsonkb's
+style-transfer-pytorch also spends its finest scales on fewer steps; the truncated network, the
+single jump and the network's enlargement are our choices.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from dataclasses import dataclass
 
 from engine.contract import QUALITY_ITERATIONS, FineScales, GatysParams, StyleLoss
 from engine.errors import BadImage
+from engine.gatys.features import Depth
 from engine.images import fit_longest_side
 
 COARSE_FACTOR = 2.0
@@ -35,15 +41,16 @@ MIN_COARSE_SHORT_SIDE = 2 * VGG_MIN_SIDE
 MAX_SCALES = 3
 LIGHT_ABOVE = 512
 LIGHT_FROM = 640  # just above 512 a light scale would cost more than the ordinary plan saves
-# Work of a light iteration relative to a full one at the same size, for progress and the ETA.
-# By FLOPs it would be 0.35 (VGG19 to relu3_1 instead of relu5_1), but measured on the 2-core
-# AVX-512 CPU a light iteration at 1024x768 took 2.4 s, what four full ones at 512x384 take: at
-# these sizes the shallow layers are bound by memory bandwidth, not arithmetic.
-LIGHT_COST = 1.0
-# Iterations of a light scale as a fraction of the preset's finest-scale count. Measured
-# (benchmarks/gatys_light_iterations.py, raccoon_face x Starry Night at 1024 px, scored at 1024):
-# half (12 of 25) saved 30 % of the run but left the strokes soft (nst_score style 0.054 -> 0.205).
-LIGHT_ITERATION_FRACTION = 1.0
+# Work of an iteration at each depth relative to a full one at the same size, for progress and
+# the ETA (measured on the 2-core CPU, bf16: 3.54 / 1.81 s at 1024 x 768, 17.3 / 8.5 s at 2048).
+# By arithmetic a STROKES pass is a third of a full one; the shallow layers' large maps are bound
+# by memory bandwidth.
+DEPTH_COST = {Depth.FULL: 1.0, Depth.STROKES: 0.51}
+# Measured on raccoon_face x Starry Night at 2048 px draft, nst_score at 512 against the full
+# plan's 0.366 / 0.069 / 0.826: a head of 0.5 (24 iterations) left content at 1.29x, 0.75 at
+# 1.09x, 1.0 at 1.04x; 0.75 keeps the 1024 px default under a minute.
+HEAD_FRACTION = 0.75  # of the full plan's iterations at the head's scale
+FINEST_FRACTION = 1 / 3  # of the preset's count, at the size itself
 
 
 @dataclass(frozen=True)
@@ -51,12 +58,16 @@ class Stage:
     width: int
     height: int
     iterations: int
-    light: bool = False  # refine strokes only: the shallow layers (see the module docstring)
+    depth: Depth = Depth.FULL  # shallower: refine strokes only (see the module docstring)
+
+    @property
+    def light(self) -> bool:
+        return self.depth is not Depth.FULL
 
     @property
     def pixel_cost(self) -> float:
         """Relative work of one iteration."""
-        return self.width * self.height * (LIGHT_COST if self.light else 1.0)
+        return self.width * self.height * DEPTH_COST[self.depth]
 
     @property
     def cost(self) -> float:
@@ -81,15 +92,15 @@ def plan(content_wh: tuple[int, int], params: GatysParams) -> list[Stage]:
             f"{fix}crop the image, or use a fast network.")
     if (params.fine_scales is FineScales.LIGHT and params.style_loss is StyleLoss.GRAM
             and params.multiscale and params.size >= LIGHT_FROM):
-        light = [params.size]
-        while light[-1] // 2 > LIGHT_ABOVE:
-            light.append(light[-1] // 2)
-        # The head is exactly the 512 px default's plan: a large result is that result, refined.
-        if min(fit_longest_side(content_wh, LIGHT_ABOVE)) >= MIN_COARSE_SHORT_SIDE:
-            head = plan(content_wh, dataclasses.replace(params, size=LIGHT_ABOVE))
-            n = max(1, round(fine * LIGHT_ITERATION_FRACTION))
-            return head + [Stage(*fit_longest_side(content_wh, side), n, light=True)
-                           for side in reversed(light)]
+        head_side = params.size
+        while head_side > LIGHT_ABOVE:
+            head_side //= 2
+        if min(fit_longest_side(content_wh, head_side)) >= MIN_COARSE_SHORT_SIDE:
+            # The full plan's iterations for that scale (COARSE_FACTOR per halving).
+            n = fine * COARSE_FACTOR ** round(math.log2(params.size / head_side))
+            return [Stage(*fit_longest_side(content_wh, head_side),
+                          max(1, round(n * HEAD_FRACTION))),
+                    Stage(w, h, max(1, round(fine * FINEST_FRACTION)), Depth.STROKES)]
     sides = [params.size]
     while (params.multiscale and len(sides) < MAX_SCALES and sides[-1] // 2 >= MIN_SIDE
            and min(fit_longest_side(content_wh, sides[-1] // 2)) >= MIN_COARSE_SHORT_SIDE):

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from engine import compose, runtime, speed
+from engine import compose, runtime, speed, upscale
 from engine.backbone import shared_backbone
 from engine.cancel import CancelToken, ProgressFn, no_progress
 from engine.contract import (
@@ -19,6 +19,7 @@ from engine.contract import (
     Method,
     ParamError,
     Progress,
+    Upscale,
     check_styles,
     params_to_dict,
 )
@@ -28,7 +29,7 @@ from engine.contract import (
 from engine.errors import BadImage, BadParameter
 from engine.eta import StagedEta
 from engine.gatys import patches
-from engine.gatys.features import CONTENT_LAYER, gram, layer_mask, stage_layers
+from engine.gatys.features import CONTENT_LAYER, Depth, gram, layer_mask, stage_layers
 from engine.gatys.losses import ContentLoss, StyleLoss, blend_grams
 from engine.gatys.optimise import Objective, Weights, optimise
 from engine.gatys.schedule import Stage, plan, style_size, total_cost
@@ -69,7 +70,7 @@ def vgg_features(net, x: torch.Tensor, dtype: torch.dtype | None, device: torch.
                  ) -> dict[str, torch.Tensor]:
     """VGG19 features, no grad. `as_float=False` keeps autocast's bf16: at 2048 px an fp32 copy
     of relu1_1 alone is 0.8 GB, and Gram matrices are accumulated in fp32 from bf16 anyway."""
-    style_layers, content_layer = stage_layers(False)
+    style_layers, content_layer = stage_layers(Depth.FULL)
     ctx = torch.autocast(device.type, dtype=dtype) if dtype else torch.autocast(
         device.type, enabled=False)
     with torch.no_grad(), ctx:
@@ -92,12 +93,13 @@ def _targets(net, content_t: torch.Tensor, styles: Sequence[np.ndarray], weights
              previous: torch.Tensor | None = None) -> tuple[ContentLoss, dict[str, StyleLoss]]:
     """Content features and blended style Gram targets at one scale, computed once, no grad.
 
-    A light scale keeps what the scales below decided: its content target is `previous` (their
-    result, enlarged), not the photo, whose fine detail at relu3_1 would otherwise pull the
-    strokes back out (measured: a 1024 px light scale aimed at the photo undid most of the 512 px
-    stylisation). The style losses' unit stays the photo's distance to the painting, as at every
-    other scale."""
-    style_layers, content_layer = stage_layers(stage.light)
+    A light scale keeps what the head decided: its content target is `previous` (its result,
+    enlarged), not the photo, whose fine detail at relu3_1 would otherwise pull the strokes back
+    out (measured at 2048 px, with a 48-iteration head and a 1024 px scale then, nst_score at
+    512: the photo at relu3_1 gave content 0.297, style 0.102 against the full plan's 0.366 /
+    0.069; the result so far 0.399 / 0.069). The style losses' unit stays the photo's distance
+    to the painting, as at every other scale."""
+    style_layers, content_layer = stage_layers(stage.depth)
 
     def features(x: torch.Tensor, layers: Sequence[str] = (*style_layers, content_layer)
                  ) -> dict[str, torch.Tensor]:
@@ -140,6 +142,23 @@ def _patch_targets(net, content_t: torch.Tensor, styles: Sequence[np.ndarray],
     return ContentLoss(fc[CONTENT_LAYER]), losses
 
 
+SHARP_SEED = True  # enlarge the image for a light scale with the upscaler network
+
+
+def _enlarge(image: torch.Tensor, stage: Stage, lane: str) -> torch.Tensor:
+    """The result so far brought to the next stage's size. Before a light scale the upscaler
+    network (engine/upscale.py), when one is installed, redraws the detail that a bilinear
+    enlargement would blur, so the light scale starts from crisp strokes instead of spending its
+    iterations re-sharpening them; otherwise, and between full scales (whose deep layers redraw
+    everything anyway), bilinear."""
+    size = (stage.height, stage.width)
+    if SHARP_SEED and stage.light and upscale.find_network() is not None:
+        rgb = image[0].permute(1, 2, 0).float().cpu().numpy()
+        rgb, _ = upscale.to_size(rgb, (stage.width, stage.height), Upscale.SHARP, lane=lane)
+        return _tensor(rgb, image.device)
+    return F.interpolate(image, size=size, mode="bilinear", align_corners=False).clamp_(0.0, 1.0)
+
+
 def _initial(params: GatysParams, content_t: torch.Tensor, styles: Sequence[np.ndarray],
              device: torch.device) -> torch.Tensor:
     if params.init is Init.CONTENT:
@@ -169,7 +188,8 @@ def stylize(
     weights = _check_inputs(content_rgb, styles_rgb, params)
     t0 = time.perf_counter()
     runtime.use_all_cores()
-    device = runtime.torch_device(lane or runtime.lane(params.device))
+    lane_name = lane or runtime.lane(params.device)
+    device = runtime.torch_device(lane_name)
     dtype = runtime.autocast_dtype(device)
     net = shared_backbone(params.pooling, str(device))
 
@@ -203,8 +223,7 @@ def stylize(
         if image is None:
             image = _initial(params, content_t, styles, device)
         else:
-            image = F.interpolate(image, size=(stage.height, stage.width), mode="bilinear",
-                                  align_corners=False).clamp_(0.0, 1.0)
+            image = _enlarge(image, stage, lane_name)
         image = image.detach().clone()
         if patch:
             content_loss, style_losses = _patch_targets(net, content_t, styles, weights, stage,
@@ -213,7 +232,7 @@ def stylize(
             content_loss, style_losses = _targets(net, content_t, styles, weights, stage,
                                                   params, mask_t, dtype, device, previous=image)
         objective = Objective(net, content_loss, style_losses, w, dtype,
-                              content_layer=stage_layers(stage.light)[1])
+                              content_layer=stage_layers(stage.depth)[1])
         del content_t
         stage_text = f"scale {index + 1}/{len(stages)} ({stage.width}x{stage.height})"
 
@@ -233,8 +252,11 @@ def stylize(
         iteration_base += stage.iterations
 
     assert image is not None and objective is not None
-    with torch.no_grad():
-        objective(image)  # the losses of the image actually returned
+    if not stages[-1].light:
+        with torch.no_grad():
+            objective(image)  # the losses of the image actually returned
+    # A light scale reports its last evaluation's (one step before the image returned): one more
+    # pass at 2048 px costs 3 s of a 2-core CPU's 90.
     final = objective.last
     rgb = image[0].permute(1, 2, 0).float().cpu().numpy()
     if params.keep_colors:
