@@ -2,9 +2,10 @@
 that predicts: the GIMP dialog's "1024 px would take about 95 s" (issue #15).
 
 A Gatys run records seconds per megapixel-iteration of full-network work (a light scale's
-iteration counts as `DEPTH_COST[Depth.STROKES]` of one; engine/gatys/schedule.py), per lane. The figure is kept
-in memory and in a small JSON file in the user's cache folder, so an engine started later (they
-exit when idle) still knows it. Nothing is guessed: before the first run there is no estimate.
+iteration counts as `DEPTH_COST[Depth.STROKES]` of one; engine/gatys/schedule.py), per lane.
+The figure is kept in memory and in a small JSON file in the user's cache folder, so an engine
+started later (they exit when idle) still knows it. Nothing is guessed: before the first run
+there is no estimate.
 """
 
 from __future__ import annotations
