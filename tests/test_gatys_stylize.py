@@ -240,5 +240,13 @@ def test_a_light_scale_starts_from_the_upscaler_networks_enlargement(monkeypatch
                           torch.from_numpy(sharp), atol=1e-6)
     assert torch.allclose(transfer._enlarge(small, full, "cpu"), bilinear, atol=1e-6)
     assert not torch.allclose(bilinear[0].permute(1, 2, 0), torch.from_numpy(sharp), atol=1e-2)
+    # a cancel reaches the network's tiles
+    from engine.cancel import CancelToken
+    from engine.errors import Cancelled
+
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(Cancelled):
+        transfer._enlarge(small, light, "cpu", token)
     monkeypatch.setattr(upscale, "find_network", lambda: None)
     assert torch.allclose(transfer._enlarge(small, light, "cpu"), bilinear, atol=1e-6)

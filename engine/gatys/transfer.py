@@ -142,19 +142,18 @@ def _patch_targets(net, content_t: torch.Tensor, styles: Sequence[np.ndarray],
     return ContentLoss(fc[CONTENT_LAYER]), losses
 
 
-SHARP_SEED = True  # enlarge the image for a light scale with the upscaler network
-
-
-def _enlarge(image: torch.Tensor, stage: Stage, lane: str) -> torch.Tensor:
+def _enlarge(image: torch.Tensor, stage: Stage, lane: str,
+             cancel: CancelToken | None = None) -> torch.Tensor:
     """The result so far brought to the next stage's size. Before a light scale the upscaler
     network (engine/upscale.py), when one is installed, redraws the detail that a bilinear
     enlargement would blur, so the light scale starts from crisp strokes instead of spending its
     iterations re-sharpening them; otherwise, and between full scales (whose deep layers redraw
     everything anyway), bilinear."""
     size = (stage.height, stage.width)
-    if SHARP_SEED and stage.light and upscale.find_network() is not None:
+    if stage.light and upscale.find_network() is not None:
         rgb = image[0].permute(1, 2, 0).float().cpu().numpy()
-        rgb, _ = upscale.to_size(rgb, (stage.width, stage.height), Upscale.SHARP, lane=lane)
+        rgb, _ = upscale.to_size(rgb, (stage.width, stage.height), Upscale.SHARP, lane=lane,
+                                 cancel=cancel)
         return _tensor(rgb, image.device)
     return F.interpolate(image, size=size, mode="bilinear", align_corners=False).clamp_(0.0, 1.0)
 
@@ -223,7 +222,7 @@ def stylize(
         if image is None:
             image = _initial(params, content_t, styles, device)
         else:
-            image = _enlarge(image, stage, lane_name)
+            image = _enlarge(image, stage, lane_name, cancel)
         image = image.detach().clone()
         if patch:
             content_loss, style_losses = _patch_targets(net, content_t, styles, weights, stage,
