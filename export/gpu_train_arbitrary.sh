@@ -65,15 +65,9 @@ train() {
     test -f "$run/arbitrary.pt" || { echo "no checkpoint was written" >&2; exit 1; }
     "$py" -m export onnx "$run/arbitrary.pt" --id ours --name "Any painting (ours, GPU run)" \
         --out "$out/model" --command "$(cat "$out/command.txt")" | tee "$out/export.json"
-    "$py" - "$run/arbitrary.pt" "$out/weights.pt" <<'EOF'
-import sys
-
-import torch
-
-ckpt = torch.load(sys.argv[1], map_location="cpu", weights_only=True)
-ckpt.pop("optimizer")  # the weights and history only: the whole checkpoint is over 16 MiB
-torch.save(ckpt, sys.argv[2])
-EOF
+    # The weights and history only: the whole checkpoint is over 16 MiB.
+    "$py" -c 'import sys; from export.training_run import strip_optimizer
+strip_optimizer(sys.argv[1], sys.argv[2])' "$run/arbitrary.pt" "$out/weights.pt"
     last=$(ls "$run/previews" | tail -1)
     [ -n "$last" ] && cp "$run/previews/$last" "$out/preview_$last"
     ls -la "$out" "$out/model/arbitrary"

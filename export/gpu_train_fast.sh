@@ -112,18 +112,10 @@ setup() {
 collect() {
     local name=$1
     shift
-    "$PY" - "$@" <<'EOF'
-import sys
-from pathlib import Path
-
-import torch
-
-for ckpt_path in sorted(Path(p) / "last.pt" for p in sys.argv[1:]):
-    ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-    ckpt.pop("optimizer", None)
-    torch.save(ckpt, ckpt_path)
-    print(ckpt_path, "step", ckpt["step"], "wall", round(ckpt["wall_s"], 1))
-EOF
+    "$PY" -c 'import sys; from pathlib import Path; from export.training_run import strip_optimizer
+for p in sorted(Path(d) / "last.pt" for d in sys.argv[1:]):
+    c = strip_optimizer(p)
+    print(p, "step", c["step"], "wall", round(c["wall_s"], 1))' "$@"
     local files=() dir last
     for dir in "$@"; do
         files+=("$dir/last.pt" "$dir/command.txt" "$dir/train.log")

@@ -249,3 +249,21 @@ def test_a_run_in_stages_exports_the_whole_training_record(folders, tmp_path):
     assert earlier["steps"] == 2 and earlier["settings"]["patch_weight"] == 0.0
     assert "--steps 2" in earlier["command"] and "--patch-weight" not in earlier["command"]
     assert "earlier" not in earlier  # stage one started from scratch
+
+
+def test_strip_optimizer_keeps_everything_but_the_optimizer(tmp_path) -> None:
+    """What the GPU scripts bring back: the checkpoint minus Adam's state, in place or to a copy."""
+    import torch
+
+    from export.training_run import strip_optimizer
+
+    src = tmp_path / "last.pt"
+    torch.save({"model": {"w": torch.arange(3.0)}, "optimizer": {"state": {0: torch.ones(3)}},
+                "step": 7, "history": [{"total": 1.0}]}, src)
+    kept = strip_optimizer(src, tmp_path / "weights.pt")
+    assert "optimizer" in torch.load(src, weights_only=True)  # the source is left as it was
+    again = torch.load(tmp_path / "weights.pt", weights_only=True)
+    assert sorted(again) == sorted(kept) == ["history", "model", "step"]
+    assert torch.equal(again["model"]["w"], torch.arange(3.0)) and again["step"] == 7
+    strip_optimizer(src)
+    assert "optimizer" not in torch.load(src, weights_only=True)

@@ -109,10 +109,11 @@ def _targets(net, content_t: torch.Tensor, styles: Sequence[np.ndarray], weights
     fc = features(content_t)
     reference = {k: gram(fc[k], layer_mask(mask_t, fc[k]) if mask_t is not None else None)
                  for k in style_layers}
-    content = ContentLoss(fc[content_layer])
-    del fc
-    if stage.light and previous is not None:
-        content = ContentLoss(features(previous, (content_layer,))[content_layer])
+    own = stage.light and previous is not None
+    photo_target = None if own else fc[content_layer]
+    del fc  # before the next pass: only the photo's content map, if it is the target, stays
+    content = ContentLoss(features(previous, (content_layer,))[content_layer] if own
+                          else photo_target)
     style_grams: dict[str, list[torch.Tensor]] = {k: [] for k in style_layers}
     for rgb in styles:
         fs = features(_tensor(_painting(rgb, stage, params), device))
